@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with Python 3.11 and make:
+#   make demo   set up .venv and run the main job on built-in data
+#   make test   set up .venv and run ruff and the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -e '.[all]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/mlp demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache mlp-out

@@ -1,0 +1,23 @@
+"""mlp — multi-layer neural networks in NumPy, exact to the lecture.
+
+``z = W x + b``, ``h = σ(z)``, any depth; losses, backpropagation, gradient
+checks, the linear collapse. ``import mlp`` needs NumPy alone: plotting,
+symbolic algebra, scikit-learn and PyTorch are imported only by the functions
+that use them.
+"""
+
+from . import activations, datasets, init, losses
+from .activations import Activation
+from .collapse import collapse, linear_baseline
+from .gradcheck import GradCheck, gradcheck
+from .layers import Dense
+from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
+from .network import LayerTrace, Network, Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation", "BinaryCrossEntropy", "CrossEntropy", "Dense", "GradCheck", "LayerTrace",
+    "Loss", "MSE", "Network", "Trace", "activations", "collapse", "datasets", "gradcheck",
+    "init", "linear_baseline", "losses", "__version__",
+]

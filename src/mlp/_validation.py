@@ -1,0 +1,92 @@
+"""Input checks that raise one clear ``ValueError``/``TypeError`` naming the problem.
+
+Every public entry point that takes data (forward, loss_and_grad, fit, predict)
+passes it through here first, so a wrong width, a 3-D array, NaN, an empty batch
+or a label out of range never reaches NumPy as a broadcasting traceback or a
+silent wrong answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_array(a, what: str) -> np.ndarray:
+    """``np.asarray`` that refuses non-numeric data with a ``TypeError``."""
+    try:
+        arr = np.asarray(a)
+    except ValueError as exc:   # ragged nested lists
+        raise ValueError(f"{what} is ragged or malformed: {exc}") from None
+    if arr.dtype == bool:
+        return arr.astype(np.float64)
+    if not (np.issubdtype(arr.dtype, np.number)) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{what} must be a real numeric array, got dtype {arr.dtype}")
+    return arr
+
+
+def check_X(X, n_in: int, dtype, what: str = "X") -> tuple[np.ndarray, bool]:
+    """Validate inputs; return them as a 2-D array of ``dtype`` and whether one example was given.
+
+    Accepts one example of shape ``(n_in,)`` or a batch of shape ``(n, n_in)``.
+    """
+    arr = as_array(X, what)
+    single = arr.ndim == 1
+    if single:
+        arr = arr[None, :]
+    elif arr.ndim != 2:
+        raise ValueError(
+            f"{what} must be 1-D (one example) or 2-D (n, n_in), got {arr.ndim}-D shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{what} is empty: 0 examples")
+    if arr.shape[1] != n_in:
+        raise ValueError(
+            f"{what} has {arr.shape[1]} features per example, but the network expects {n_in}")
+    arr = arr.astype(dtype, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return arr, single
+
+
+def check_y(y, n: int, n_out: int, dtype, *, labels: bool = False, what: str = "y") -> np.ndarray:
+    """Validate targets for ``n`` examples and ``n_out`` outputs.
+
+    With ``labels=True`` (cross-entropy) integer class labels of shape ``(n,)`` are
+    accepted and range-checked, else targets are returned with shape ``(n, n_out)``.
+    """
+    arr = as_array(y, what)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    if labels and arr.ndim == 1 or (labels and arr.ndim == 2 and arr.shape[1] == 1 and n_out > 1):
+        arr = arr.reshape(-1)
+        if arr.shape[0] != n:
+            raise ValueError(f"{what} has {arr.shape[0]} labels but X has {n} examples")
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(f"{what} class labels must be integers 0..{n_out - 1}")
+        if arr.size and (arr.min() < 0 or arr.max() >= n_out):
+            raise ValueError(
+                f"{what} has class labels out of range: found {arr.min():g}..{arr.max():g}, "
+                f"the network has {n_out} outputs (labels 0..{n_out - 1})")
+        return arr.astype(np.intp)
+    if arr.ndim == 1 and n_out == 1:
+        arr = arr[:, None]
+    if arr.ndim == 0 and n == 1 and n_out == 1:
+        arr = arr.reshape(1, 1)
+    if arr.ndim == 1 and n == 1 and arr.shape[0] == n_out:
+        arr = arr[None, :]
+    if arr.shape != (n, n_out):
+        raise ValueError(
+            f"{what} has shape {arr.shape}, expected ({n}, {n_out}) for {n} examples "
+            f"and {n_out} outputs")
+    return arr.astype(dtype, copy=False)
+
+
+def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:
+    """Validate per-example weights of shape (n,): finite and non-negative."""
+    if sample_weight is None:
+        return None
+    w = as_array(sample_weight, "sample_weight").reshape(-1) if np.ndim(sample_weight) else None
+    if w is None or w.shape[0] != n:
+        raise ValueError(f"sample_weight must have shape ({n},), got {np.shape(sample_weight)}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    return w.astype(dtype, copy=False)

@@ -1,0 +1,65 @@
+"""``make demo`` / ``mlp demo``: the lecture's worked examples, printed with their numbers."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import datasets
+from .collapse import collapse, linear_baseline
+from .layers import Dense
+from .network import Network
+
+
+def bias_exercise_net() -> Network:
+    """The slide's bias-terms exercise: W(1) = [[1,0,1],[-1,2,3]], b(1) = [-1,2],
+    W(2) = [[1,-1],[-1,1]], b(2) = [0,1], ReLU hidden layer."""
+    net = Network([Dense(3, 2, "relu"), Dense(2, 2)], dtype=np.float64)
+    net.layers[0].W, net.layers[0].b = [[1, 0, 1], [-1, 2, 3]], [-1, 2]
+    net.layers[1].W, net.layers[1].b = [[1, -1], [-1, 1]], [0, 1]
+    return net
+
+
+def xor_by_hand() -> Network:
+    """The hand-made XOR solution: W(1) = [[1,1],[2,2]], b(1) = [-1,-1], ReLU,
+    then ŷ = −3 h1 + h2."""
+    net = Network([Dense(2, 2, "relu"), Dense(2, 1)], dtype=np.float64)
+    net.layers[0].W, net.layers[0].b = [[1, 1], [2, 2]], [-1, -1]
+    net.layers[1].W, net.layers[1].b = [[-3, 1]], [0]
+    return net
+
+
+def lecture(print=print) -> None:
+    """Print the lecture's worked examples."""
+    print("== Exercise: bias terms  ŷ = W(2) relu(W(1) x + b(1)) + b(2)")
+    net = bias_exercise_net()
+    for x in ([1, 1, 1], [0, 0, 0], [2, -1, 0]):
+        print(f"x = {x}")
+        print(net.trace(np.array(x, dtype=float)))
+    print()
+    print("== XOR: the best linear least-squares model")
+    X, y = datasets.xor()
+    base = linear_baseline(X, y)
+    print("   predictions:", np.round(base(X)[:, 0], 6), "(0.5 everywhere: no line separates XOR)")
+    print()
+    print("== XOR by hand: b(1) = [-1, -1], W(1) = [[1, 1], [2, 2]], ReLU, ŷ = -3 h1 + h2")
+    net = xor_by_hand()
+    for x in X:
+        h = net.trace(x)[0].h
+        print(f"   x = {x.astype(int)}  h = {h}  ŷ = {net(x)[0]:g}")
+    print("   (0,1) and (1,0) land on the same hidden point: now a line separates the classes")
+    print()
+    print("== Without the ReLU the layers collapse to one affine map W x + b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        linear = Network([Dense(2, 2, "identity"), Dense(2, 1)], dtype=np.float64)
+    linear.params = net.params
+    one = collapse(linear)
+    print(f"   W = W(2) W(1) = {one.W.tolist()}, b = W(2) b(1) + b(2) = {one.b.tolist()}")
+    print("   equal on XOR:", np.allclose(linear(X), one(X)))
+
+
+def main(args=None) -> int:
+    lecture()
+    return 0

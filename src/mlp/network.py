@@ -1,0 +1,329 @@
+"""The network: a stack of Dense layers over one flat parameter vector.
+
+``Network`` owns the layer list, the flat ``params`` and ``grads`` vectors (every
+layer's ``W``, ``b``, ``dW``, ``db`` are views into them), the forward pass,
+backpropagation (``loss_and_grad``) and the per-layer ``trace``. Training lives
+in ``mlp.training``; pictures, symbolic algebra and file formats elsewhere.
+
+Flat layout (the lecture's naming order): all weights first, ``W(1)`` row by
+row, then ``W(2)``, …; then all biases ``b(1)``, ``b(2)``, …. For the 2-2-1 XOR
+net ``param_names()`` is ``['w1', …, 'w6', 'b1', 'b2', 'b3']`` with
+``W(1) = [[w1, w2], [w3, w4]]``, ``W(2) = [[w5, w6]]``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import init as _init
+from . import losses as _losses
+from ._validation import check_sample_weight, check_X, check_y
+from .activations import Identity, Sigmoid, Softmax
+from .layers import Dense
+
+
+class Network:
+    """A multi-layer network ``ŷ = σ_L(W_L … σ_1(W_1 x + b_1) … + b_L)``.
+
+    Parameters
+    ----------
+    layers : list of Dense
+        Consecutive layers; each layer's ``n_in`` must equal the previous ``n_out``.
+        Their current weights are copied into the network's flat vectors.
+    dtype : numpy dtype, default float32
+        float32 or float64; every layer is converted to it.
+
+    Attributes
+    ----------
+    layers : list of Dense
+    params : ndarray of shape (n_params,)
+        All parameters, weights first then biases (see ``param_names``).
+    grads : ndarray of shape (n_params,)
+        ∂loss/∂params, filled (overwritten) by ``loss_and_grad``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = Network([Dense(2, 2, activation="relu"), Dense(2, 1)])
+    >>> net.layers[0].W = [[1, 1], [2, 2]]; net.layers[0].b = [-1, -1]
+    >>> net.layers[1].W = [[-3, 1]]; net.layers[1].b = [0]
+    >>> net(np.array([[0, 0], [0, 1], [1, 0], [1, 1]]))[:, 0]
+    array([0., 1., 1., 0.], dtype=float32)
+    """
+
+    def __init__(self, layers, *, dtype=np.float32):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a Network needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise TypeError(f"layer {i + 1} must be a Dense, got {type(layer).__name__}")
+            if i and layer.n_in != layers[i - 1].n_out:
+                raise ValueError(
+                    f"layer {i + 1} expects {layer.n_in} inputs but layer {i} has "
+                    f"{layers[i - 1].n_out} outputs")
+            if not layer.activation.elementwise and i != len(layers) - 1:
+                raise ValueError(f"{layer.activation.name} is only allowed on the output layer "
+                                 f"(found on layer {i + 1})")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        self.layers = layers
+        n_weights = sum(layer.n_out * layer.n_in for layer in layers)
+        n_params = n_weights + sum(layer.n_out for layer in layers)
+        self._params = np.zeros(n_params, dtype=dtype)
+        self._grads = np.zeros(n_params, dtype=dtype)
+        w_at, b_at = 0, n_weights
+        for layer in layers:
+            W, b = layer.W.copy(), layer.b.copy()
+            layer._bind(self._params, self._grads, w_at, b_at)
+            layer.W, layer.b = W, b
+            w_at += layer.n_out * layer.n_in
+            b_at += layer.n_out
+        hidden = layers[:-1]
+        if hidden and all(isinstance(layer.activation, Identity) for layer in hidden):
+            warnings.warn(
+                f"all {len(hidden)} hidden layer(s) use the identity activation: this network "
+                "is no more powerful than a single layer (mlp.collapse(net) gives it)",
+                UserWarning, stacklevel=2)
+
+    @classmethod
+    def from_sizes(cls, sizes, hidden="relu", output="identity", init="he", seed=None,
+                   dtype=np.float32) -> Network:
+        """Build a network from layer widths, e.g. ``[2, 2, 1]`` for the lecture's XOR net.
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            ``[n_in, n_hidden_1, …, n_out]``, at least two entries.
+        hidden, output : str or Activation
+            Activation of the hidden layers and of the output layer.
+        init : str or callable, default "he"
+            Weight initialiser (``mlp.init``); biases start at zero.
+        seed : int, numpy.random.Generator or None
+        dtype : float32 (default) or float64
+        """
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least an input and an output width, got {sizes}")
+        rng = _init.rng_from(seed)
+        layers = [Dense(n_in, n_out, hidden if i < len(sizes) - 2 else output,
+                        init=init, seed=rng, dtype=dtype)
+                  for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
+        return cls(layers, dtype=dtype)
+
+    # -- the flat vectors -------------------------------------------------------------------
+    @property
+    def params(self) -> np.ndarray:
+        """All parameters as one flat vector (weights, then biases); assignment copies in."""
+        return self._params
+
+    @params.setter
+    def params(self, value) -> None:
+        value = np.asarray(value)
+        if value.shape != self._params.shape:
+            raise ValueError(f"params must have shape {self._params.shape}, got {value.shape}")
+        self._params[...] = value
+
+    @property
+    def grads(self) -> np.ndarray:
+        """∂loss/∂params, same layout as ``params``; assignment copies in."""
+        return self._grads
+
+    @grads.setter
+    def grads(self, value) -> None:
+        value = np.asarray(value)
+        if value.shape != self._grads.shape:
+            raise ValueError(f"grads must have shape {self._grads.shape}, got {value.shape}")
+        self._grads[...] = value
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._params.dtype
+
+    @property
+    def n_in(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def n_out(self) -> int:
+        return self.layers[-1].n_out
+
+    @property
+    def n_params(self) -> int:
+        return self._params.size
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.n_in] + [layer.n_out for layer in self.layers]
+
+    def param_names(self) -> list[str]:
+        """Lecture names in flat order: ``w1 … w_k`` row by row through W(1), W(2), …,
+        then ``b1 … b_m`` through b(1), b(2), …."""
+        n_w = sum(layer.n_out * layer.n_in for layer in self.layers)
+        n_b = self.n_params - n_w
+        return [f"w{i}" for i in range(1, n_w + 1)] + [f"b{i}" for i in range(1, n_b + 1)]
+
+    def param_index(self, name: str) -> int:
+        """Position of a lecture-named parameter (``"w5"``) in ``params``."""
+        names = self.param_names()
+        try:
+            return names.index(name)
+        except ValueError:
+            raise ValueError(
+                f"no parameter {name!r}; this network has {names[0]}…w{self._n_weights()} "
+                f"and b1…b{self.n_params - self._n_weights()}") from None
+
+    def _n_weights(self) -> int:
+        return sum(layer.n_out * layer.n_in for layer in self.layers)
+
+    def copy(self, dtype=None) -> Network:
+        """An independent copy (optionally converted to ``dtype``)."""
+        dtype = self.dtype if dtype is None else dtype
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layers = [Dense(layer.n_in, layer.n_out, layer.activation, init="zeros", dtype=dtype)
+                      for layer in self.layers]
+            clone = Network(layers, dtype=dtype)
+        clone.params = self.params
+        return clone
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Forward pass over a validated batch (n, n_in) → (n, n_out), caching every layer."""
+        h = X
+        for layer in self.layers:
+            h = layer.forward(h)
+        return h
+
+    def __call__(self, X) -> np.ndarray:
+        """ŷ for one example ``x`` of shape (n_in,) → (n_out,), or a batch (n, n_in) → (n, n_out)."""
+        X2, single = check_X(X, self.n_in, self.dtype)
+        y_hat = self.forward(X2)
+        return y_hat[0] if single else y_hat
+
+    def predict(self, X) -> np.ndarray:
+        """The network output ŷ (same as ``net(X)``)."""
+        return self(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n, n_classes), for a softmax or sigmoid output.
+
+        A single sigmoid output gives two columns ``[1 − p, p]`` (as scikit-learn).
+        """
+        out = self.layers[-1].activation
+        if not isinstance(out, (Softmax, Sigmoid)):
+            raise ValueError(f"predict_proba needs a softmax or sigmoid output layer, "
+                             f"not {out.name!r}")
+        p = self(X)
+        if isinstance(out, Sigmoid) and self.n_out == 1:
+            p = np.concatenate([1 - p, p], axis=-1)
+        return p
+
+    def predict_classes(self, X) -> np.ndarray:
+        """Class labels: argmax for several outputs, ``ŷ > 0.5`` for a single output."""
+        y_hat = self(X)
+        if self.n_out == 1:
+            return (y_hat[..., 0] > 0.5).astype(np.intp)
+        return np.argmax(y_hat, axis=-1)
+
+    # -- backward --------------------------------------------------------------------------
+    def backward(self, grad_out: np.ndarray, *, fused: bool = False) -> None:
+        """Backpropagate from the output: ``grad_out`` is ∂loss/∂ŷ, or ∂loss/∂z of the
+        output layer when ``fused``. Fills (overwrites) ``grads``; call after ``forward``."""
+        last = len(self.layers) - 1
+        g = grad_out
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            if i == last and fused:
+                g = layer.backward_delta(g, need_input_grad=i > 0)
+            else:
+                g = layer.backward(g, need_input_grad=i > 0)
+
+    def loss_and_grad(self, X, y, loss="mse", sample_weight=None) -> float:
+        """The loss on (X, y) and its gradient by backpropagation.
+
+        Overwrites ``grads`` (it does not accumulate) with ∂loss/∂params and returns
+        the loss value.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_in) or (n_in,)
+        y : ndarray of shape (n, n_out), (n,) for one output or class labels
+        loss : str or Loss
+            ``"mse"`` (the lecture's ½ Σ (ŷ − y)²), ``"cross_entropy"`` (softmax
+            output), ``"binary_cross_entropy"`` (sigmoid output) or a Loss object.
+        sample_weight : ndarray of shape (n,), optional
+        """
+        loss = _losses.get(loss)
+        loss.check_output(self.layers[-1].activation)
+        X2, _ = check_X(X, self.n_in, self.dtype)
+        y2 = check_y(y, X2.shape[0], self.n_out, self.dtype,
+                     labels=isinstance(loss, _losses.CrossEntropy))
+        sw = check_sample_weight(sample_weight, X2.shape[0], self.dtype)
+        if isinstance(loss, _losses.BinaryCrossEntropy) and (np.any(y2 < 0) or np.any(y2 > 1)):
+            raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
+        return self._loss_and_grad(X2, y2, loss, sw)
+
+    def _loss_and_grad(self, X, y, loss, sample_weight=None) -> float:
+        """``loss_and_grad`` on already validated arrays (the training loop's entry)."""
+        y_hat = self.forward(X)
+        if loss.fused:
+            # softmax + cross-entropy / sigmoid + binary cross-entropy: δ_out = (p − y)/n,
+            # computed from the logits z, finite even for |z| = 1e4.
+            value, delta = loss.value_and_delta(self.layers[-1].z, y, sample_weight)
+            self.backward(delta, fused=True)
+        else:
+            value = loss.value(y_hat, y, sample_weight)
+            self.backward(loss.gradient(y_hat, y, sample_weight))
+        return value
+
+    # -- seeing inside ---------------------------------------------------------------------
+    def trace(self, x) -> Trace:
+        """Every layer's z and h for one example ``x`` of shape (n_in,), as a printable table."""
+        X2, single = check_X(x, self.n_in, self.dtype, what="x")
+        if not single and X2.shape[0] != 1:
+            raise ValueError(f"trace takes one example of shape ({self.n_in},), got {X2.shape}")
+        self.forward(X2)
+        steps = [LayerTrace(i + 1, layer.activation.name, layer.x[0].copy(), layer.z[0].copy(),
+                            layer.h[0].copy()) for i, layer in enumerate(self.layers)]
+        return Trace(steps)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return (f"Network([\n  {inner}\n], dtype={self.dtype.name})  "
+                f"# {'-'.join(map(str, self.sizes))}, {self.n_params} parameters")
+
+
+@dataclass
+class LayerTrace:
+    """One layer's values for one example: input x, z = W x + b and h = σ(z)."""
+
+    layer: int
+    activation: str
+    x: np.ndarray
+    z: np.ndarray
+    h: np.ndarray
+
+
+class Trace(list):
+    """The list of ``LayerTrace`` of a forward pass; ``str()`` gives an aligned table."""
+
+    @staticmethod
+    def _fmt(v: np.ndarray) -> str:
+        return "[" + ", ".join(f"{float(a):.4g}" for a in v) + "]"
+
+    def __str__(self) -> str:
+        last = len(self)
+        rows = [("layer", "σ", "z = W x + b", "h = σ(z)")]
+        for step in self:
+            out = "ŷ" if step.layer == last else f"h{step.layer}"
+            rows.append((f"{step.layer} ({out})", step.activation, self._fmt(step.z),
+                         self._fmt(step.h)))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
