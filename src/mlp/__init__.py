@@ -10,6 +10,7 @@ from . import activations, datasets, init, losses
 from .activations import Activation
 from .collapse import collapse, linear_baseline
 from .gradcheck import GradCheck, gradcheck
+from .io import load, load_checkpoint, save
 from .layers import Dense
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from .network import LayerTrace, Network, Trace
@@ -19,5 +20,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Activation", "BinaryCrossEntropy", "CrossEntropy", "Dense", "GradCheck", "LayerTrace",
     "Loss", "MSE", "Network", "Trace", "activations", "collapse", "datasets", "gradcheck",
-    "init", "linear_baseline", "losses", "__version__",
+    "init", "linear_baseline", "losses", "__version__", "load", "load_checkpoint", "save",
 ]

@@ -1,0 +1,533 @@
+"""Data for the command line: CSV and .npz files or built-in names → arrays, and input scaling.
+
+This module owns reading a user's data file (or a built-in data set by name)
+into the arrays ``mlp train``, ``predict`` and ``evaluate`` need, with one clear
+``ValueError`` for every way a file can be wrong (empty, ragged rows,
+non-numeric cells, NaN, an unknown target column), and the input
+standardisation :class:`StandardScaler` that a model file stores. It does not
+own the built-in data sets themselves (``mlp.datasets``) or model files
+(``mlp.io``).
+
+Files:
+
+* CSV: a header row, then one example per row. The target is the column named
+  by ``target`` (default: the last column); every other column is a numeric
+  feature. A target of numbers that are all integers is read as class labels,
+  other numbers as a regression target, and text (``"setosa"``) as class
+  labels; ``task`` overrides the guess. Class labels are mapped to indices
+  ``0 … k−1`` in sorted order; the labels themselves travel in
+  ``Data.classes`` (and into the model file).
+* ``.npz``: arrays ``X`` (n, n_features) and, for training, ``y``, read
+  without pickle.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Data", "StandardScaler", "load_csv", "load_data", "load_npz", "encode_target"]
+
+TASKS = ("auto", "classification", "regression")
+
+
+@dataclass
+class Data:
+    """Inputs and (optionally) targets read for the command line.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n, n_features), float64
+    y : ndarray or None
+        Classification: int64 class indices of shape (n,), indexing ``classes``.
+        Regression: float64 targets of shape (n, n_targets). None when the data
+        has no target (prediction).
+    classes : list or None
+        Class labels (str, int or float), index → label; None for regression.
+    task : str or None
+        ``"classification"``, ``"regression"`` or None (no target).
+    feature_names : list of str
+    target_name : str or None
+    source : str
+        Where the data came from (a file name or a built-in name).
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    classes: list | None = None
+    task: str | None = None
+    feature_names: list = field(default_factory=list)
+    target_name: str | None = None
+    source: str = ""
+
+    @property
+    def n_examples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+
+# --------------------------------------------------------------------------- input scaling
+
+
+class StandardScaler:
+    """Input standardisation per feature: x′ = (x − mean) / scale.
+
+    ``scale`` is the standard deviation of each feature on the training data
+    (population, ddof = 0), with 1 for constant features so they map to 0
+    instead of dividing by zero. A model file stores both vectors; ``mlp
+    predict`` applies them before the network sees the data.
+
+    Parameters
+    ----------
+    mean : array_like of shape (n_features,)
+    scale : array_like of shape (n_features,), all > 0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scaler = StandardScaler.fit(np.array([[0.0, 5.0], [2.0, 5.0]]))
+    >>> scaler.mean, scaler.scale
+    (array([1., 5.]), array([1., 1.]))
+    >>> scaler.transform(np.array([[2.0, 5.0]]))
+    array([[1., 0.]])
+    """
+
+    def __init__(self, mean, scale):
+        mean = np.asarray(mean, dtype=np.float64).reshape(-1).copy()
+        scale = np.asarray(scale, dtype=np.float64).reshape(-1).copy()
+        if mean.shape != scale.shape:
+            raise ValueError(f"mean has {mean.size} features but scale has {scale.size}")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError("mean must be finite and scale finite and positive")
+        self.mean, self.scale = mean, scale
+
+    @classmethod
+    def fit(cls, X) -> StandardScaler:
+        """The scaler that standardises ``X`` (n, n_features): mean 0, standard deviation 1."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"StandardScaler.fit needs a non-empty 2-D array, got shape {X.shape}")
+        std = X.std(axis=0)
+        # Constant (or numerically constant) features keep scale 1: they become 0, not NaN.
+        tiny = 1e-12 * np.maximum(np.abs(X).max(axis=0), 1.0)
+        return cls(X.mean(axis=0), np.where(std > tiny, std, 1.0))
+
+    @property
+    def n_features(self) -> int:
+        return self.mean.size
+
+    def transform(self, X) -> np.ndarray:
+        """x′ = (x − mean) / scale for ``X`` of shape (n, n_features) (float64)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"the scaler expects {self.n_features} features, got shape {X.shape}")
+        return (X - self.mean) / self.scale
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """x = x′ · scale + mean."""
+        return np.asarray(X, dtype=np.float64) * self.scale + self.mean
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, StandardScaler) and np.array_equal(self.mean, other.mean)
+                and np.array_equal(self.scale, other.scale))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"StandardScaler(n_features={self.n_features})"
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def _as_number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _label(value: float):
+    """A numeric class label: an int when it is integral (``1.0`` → ``1``)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def encode_target(values, *, task: str = "auto", classes=None, what: str = "target", where=None):
+    """Turn raw target values into class indices or regression targets.
+
+    Parameters
+    ----------
+    values : sequence of str or numbers, length n
+        One target per example (the cells of the target column).
+    task : {"auto", "classification", "regression"}
+        ``"auto"``: text or integer numbers are class labels, other numbers a
+        regression target.
+    classes : list, optional
+        Known class labels (a trained model's); values are mapped onto them and
+        a label outside them is an error. Implies classification.
+    what : str
+        How error messages name the values.
+    where : callable, optional
+        ``where(i)`` names example ``i`` in error messages (default "example i+1").
+
+    Returns
+    -------
+    y : ndarray
+        int64 class indices (n,) or float64 targets (n, 1).
+    classes : list or None
+        Sorted class labels (numbers or strings), None for regression.
+    task : str
+        ``"classification"`` or ``"regression"``.
+
+    Examples
+    --------
+    >>> y, classes, task = encode_target(["b", "a", "b"])
+    >>> y.tolist(), classes, task
+    ([1, 0, 1], ['a', 'b'], 'classification')
+    >>> encode_target(["0.5", "1.5"])[2]
+    'regression'
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    where = where or (lambda i: f"example {i + 1}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{what} is empty")
+    numbers = []
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            cell = v.strip()
+            if cell == "":
+                raise ValueError(f"{what}: missing value ({where(i)})")
+            num = _as_number(cell)
+        else:
+            num = float(v)
+        if num is not None and not math.isfinite(num):
+            raise ValueError(f"{what}: {'NaN' if math.isnan(num) else 'infinite'} value ({where(i)})")
+        numbers.append(num)
+    numeric = all(n is not None for n in numbers)
+
+    if classes is not None:
+        classes = list(classes)
+        numeric_classes = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes)
+        if numeric_classes and numeric:
+            index = {float(c): k for k, c in enumerate(classes)}
+            keys = numbers
+        else:
+            index = {str(c): k for k, c in enumerate(classes)}
+            keys = [v.strip() if isinstance(v, str) else str(_label(v)) for v in values]
+        y = np.empty(len(keys), dtype=np.int64)
+        for i, key in enumerate(keys):
+            if key not in index:
+                shown = _label(key) if isinstance(key, float) else key
+                raise ValueError(f"{what}: label {shown!r} ({where(i)}) is not one of the model's "
+                                 f"classes: {', '.join(map(str, classes))}")
+            y[i] = index[key]
+        return y, classes, "classification"
+
+    if task == "regression" or (task == "auto" and numeric
+                                and not all(float(n).is_integer() for n in numbers)):
+        if not numeric:
+            bad = next(i for i, n in enumerate(numbers) if n is None)
+            raise ValueError(f"{what}: {str(values[bad]).strip()[:40]!r} ({where(bad)}) is not a "
+                             "number; a regression target must be numeric")
+        return np.asarray(numbers, dtype=np.float64).reshape(-1, 1), None, "regression"
+
+    if numeric:
+        labels = sorted({_label(n) for n in numbers})
+        index = {float(c): k for k, c in enumerate(labels)}
+        y = np.array([index[n] for n in numbers], dtype=np.int64)
+    else:
+        texts = [v.strip() if isinstance(v, str) else str(_label(v)) for v in values]
+        labels = sorted(set(texts))
+        index = {c: k for k, c in enumerate(labels)}
+        y = np.array([index[t] for t in texts], dtype=np.int64)
+    if len(labels) < 2:
+        raise ValueError(f"{what} has a single class ({labels[0]!r}): a classifier needs at least two")
+    return y, labels, "classification"
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _read_rows(path: str):
+    """Header and data rows of a CSV file, with the file line number of every row."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            first = f.readline()
+            f.seek(0)
+            reader = csv.reader(f, delimiter=_sniff_delimiter(first), strict=True)
+            header, rows, lines = None, [], []
+            for row in reader:
+                if not row or all(cell.strip() == "" for cell in row) and len(row) <= 1:
+                    continue        # blank lines
+                if header is None:
+                    header = [cell.strip() for cell in row]
+                    continue
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text CSV file (it is not UTF-8)") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: malformed CSV: {exc}") from None
+    if header is None:
+        raise ValueError(f"{path}: the CSV file is empty (expected a header row, then data rows)")
+    if not rows:
+        raise ValueError(f"{path}: the CSV file has a header but no data rows")
+    names = [name or f"column{j + 1}" for j, name in enumerate(header)]
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{path}: the header names column {name!r} twice")
+        seen.add(name)
+    for row, line in zip(rows, lines):
+        if len(row) != len(names):
+            raise ValueError(f"{path}: line {line} has {len(row)} fields but the header has {len(names)}")
+    return names, rows, lines
+
+
+def _numeric_columns(path, names, rows, lines, columns) -> np.ndarray:
+    """The given columns as float64 (n, len(columns)); the first bad cell is named."""
+    cells = [[row[j] for j in columns] for row in rows]
+    try:
+        X = np.array(cells, dtype=np.float64).reshape(len(rows), len(columns))
+    except ValueError:
+        X = None
+    if X is not None and np.all(np.isfinite(X)):
+        return X
+    for row, line in zip(cells, lines):
+        for j, cell in zip(columns, row):
+            text = cell.strip()
+            if text == "":
+                raise ValueError(f"{path}: line {line}, column {names[j]!r}: missing value "
+                                 "(fill or drop missing values first)")
+            num = _as_number(text)
+            if num is None:
+                raise ValueError(f"{path}: line {line}, column {names[j]!r}: {text[:40]!r} is not a "
+                                 "number (features must be numeric)")
+            if math.isnan(num):
+                raise ValueError(f"{path}: line {line}, column {names[j]!r}: NaN value "
+                                 "(fill or drop missing values first)")
+            if math.isinf(num):
+                raise ValueError(f"{path}: line {line}, column {names[j]!r}: infinite value")
+    raise ValueError(f"{path}: could not read the features as numbers")  # pragma: no cover
+
+
+def _column_index(path, names, column: str) -> int:
+    if column in names:
+        return names.index(column)
+    raise ValueError(f"{path}: no column {column!r}; the columns are: {', '.join(names)}")
+
+
+def load_csv(path, *, target: str | None = None, task: str = "auto", need_target: bool = True,
+             features=None, classes=None) -> Data:
+    """Read a CSV file with a header row.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    target : str, optional
+        Name of the target column; default the last column.
+    task : {"auto", "classification", "regression"}
+        How to read the target (see :func:`encode_target`).
+    need_target : bool, default True
+        False for prediction: a target column is then optional; it is dropped
+        when present (see Notes).
+    features : list of str, optional
+        The feature names a trained model expects: when all are in the header,
+        exactly those columns are used, in that order.
+    classes : list, optional
+        A trained model's class labels (see :func:`encode_target`).
+
+    Returns
+    -------
+    Data
+
+    Raises
+    ------
+    ValueError
+        Empty file, ragged rows, non-numeric cells, missing or NaN values, an
+        unknown target column — with the line and column.
+
+    Notes
+    -----
+    Without ``need_target`` the target column is only dropped when ``target``
+    names a column of the header; otherwise every column is a feature unless
+    ``features`` picks them.
+    """
+    path = os.fspath(path)
+    names, rows, lines = _read_rows(path)
+    t = None
+    if target is not None:
+        if need_target or target in names:
+            t = _column_index(path, names, target)
+    elif need_target:
+        t = len(names) - 1
+    if t is not None and len(names) < 2 and need_target:
+        raise ValueError(f"{path}: only one column ({names[0]!r}): need features and a target")
+    if features is not None and all(f in names for f in features):
+        columns = [names.index(f) for f in features]
+        if t is not None and t in columns:
+            raise ValueError(f"{path}: column {names[t]!r} cannot be both the target and a feature")
+    else:
+        columns = [j for j in range(len(names)) if j != t]
+    if not columns:
+        raise ValueError(f"{path}: no feature columns")
+    X = _numeric_columns(path, names, rows, lines, columns)
+    data = Data(X=X, feature_names=[names[j] for j in columns], source=path)
+    if t is not None:
+        values = [row[t] for row in rows]
+        data.y, data.classes, data.task = encode_target(
+            values, task=task, classes=classes, what=f"{path}: target column {names[t]!r}",
+            where=lambda i: f"line {lines[i]}")
+        data.target_name = names[t]
+    return data
+
+
+# --------------------------------------------------------------------------- .npz
+
+
+def load_npz(path, *, task: str = "auto", need_target: bool = True, classes=None) -> Data:
+    """Read an ``.npz`` file with arrays ``X`` (n, n_features) and ``y`` (n,) or (n, k).
+
+    Loaded with ``allow_pickle=False``: object arrays are refused, no code runs.
+    """
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: not an .npz archive (a single .npy array?); "
+                         "save with np.savez(path, X=X, y=y)")
+    with archive:
+        keys = list(archive.files)
+        if "X" not in keys or (need_target and "y" not in keys):
+            need = "X and y" if need_target else "X"
+            raise ValueError(f"{path}: an .npz file needs arrays {need}; found: {', '.join(keys) or 'none'}")
+        try:
+            X = archive["X"]
+            y = archive["y"] if "y" in keys else None
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"{path}: cannot read its arrays ({exc})") from None
+    if X.dtype.kind not in "biuf" or X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{path}: X must be a non-empty numeric 2-D array (n, n_features), "
+                         f"got dtype {X.dtype} and shape {X.shape}")
+    X = X.astype(np.float64)
+    if not np.all(np.isfinite(X)):
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{path}: X[{bad[0]}, {bad[1]}] is NaN or infinite")
+    data = Data(X=X, feature_names=[f"x{j}" for j in range(X.shape[1])], source=path)
+    if y is None:
+        return data
+    if y.shape[:1] != X.shape[:1] or y.ndim > 2:
+        raise ValueError(f"{path}: y has shape {y.shape} but X has {X.shape[0]} rows")
+    what = f"{path}: y"
+    if y.ndim == 2 and y.shape[1] > 1:
+        if y.dtype.kind not in "biuf" or task == "classification" or classes is not None:
+            raise ValueError(f"{what} has {y.shape[1]} columns: only a numeric regression target "
+                             "can have several columns (give class labels as one column)")
+        y = y.astype(np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{what} contains NaN or infinite values")
+        data.y, data.task = y, "regression"
+    else:
+        flat = y.reshape(-1)
+        if flat.dtype.kind in "US":
+            values = [str(v) for v in flat]
+        elif flat.dtype.kind in "biuf":
+            values = flat.astype(np.float64).tolist()
+        else:
+            raise ValueError(f"{what} has dtype {flat.dtype}: use numbers or strings")
+        data.y, data.classes, data.task = encode_target(values, task=task, classes=classes, what=what)
+    data.target_name = "y"
+    return data
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def load_data(source, *, target: str | None = None, task: str = "auto", need_target: bool = True,
+              features=None, classes=None, seed: int | None = 0, n: int | None = None,
+              noise: float | None = None) -> Data:
+    """Data from a file (``.csv``, ``.npz``) or a built-in data set name (``mlp.datasets.NAMES``).
+
+    A path that exists wins over a built-in name. Built-in data sets take
+    ``seed`` (default 0, so that ``train`` and ``evaluate`` see the same
+    data), ``n`` and ``noise`` where they apply.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+    target, task, need_target, features, classes
+        As in :func:`load_csv`.
+    seed, n, noise
+        For the generated built-in data sets (circles, moons, spirals, gaussians).
+
+    Returns
+    -------
+    Data
+
+    Examples
+    --------
+    >>> data = load_data("xor")
+    >>> data.X.shape, data.y.tolist(), data.classes
+    ((4, 2), [0, 1, 1, 0], [0, 1])
+    """
+    from . import datasets
+
+    text = os.fspath(source)
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(f"{text}: is a folder, not a data file")
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".npz":
+            return load_npz(text, task=task, need_target=need_target, classes=classes)
+        if suffix in (".csv", ".txt", ".tsv", ""):
+            return load_csv(text, target=target, task=task, need_target=need_target,
+                            features=features, classes=classes)
+        raise ValueError(f"{text}: unknown file type {suffix!r}; use a .csv or .npz file")
+    key = text.strip().lower().replace("_", "-")
+    if key not in datasets.NAMES and key.rstrip("-") not in datasets.NAMES:
+        if os.sep in text or "." in text:
+            raise FileNotFoundError(2, "no such file", text)
+        raise ValueError(f"{text!r} is neither a file nor a built-in data set "
+                         f"({', '.join(datasets.NAMES)})")
+    info = {row.name: row for row in datasets.describe()}[key if key in datasets.NAMES else key.rstrip("-")]
+    generated = info.name in ("circles", "moons", "spirals", "gaussians")
+    kwargs = {}
+    if generated:
+        kwargs["seed"] = seed
+        if n is not None:
+            kwargs["n"] = n
+        if noise is not None:
+            kwargs["noise"] = noise
+    elif n is not None or noise is not None:
+        raise ValueError(f"--n and --noise apply to circles, moons, spirals and gaussians, not {info.name}")
+    X, y = datasets.load(info.name, **kwargs)
+    X = np.asarray(X, dtype=np.float64)
+    data = Data(X=X, feature_names=[f"x{j}" for j in range(X.shape[1])], source=info.name)
+    if need_target or classes is not None:
+        values = np.asarray(y, dtype=np.float64).reshape(-1).tolist()
+        data.y, data.classes, data.task = encode_target(values, task=task, classes=classes,
+                                                        what=f"{info.name}: y")
+        data.target_name = "y"
+    return data
