@@ -265,3 +265,54 @@ def test_torch_to_onnx_via_mlp_matches_torch(tmp_path):
     with torch.no_grad():
         np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X),
                                    module(torch.from_numpy(X)).numpy(), **TOL)
+
+
+# -- input scaling and export ------------------------------------------------------------------
+
+def test_fold_scaler_takes_raw_inputs():
+    net = make_net("relu", "softmax", dtype=np.float64)
+    rng = np.random.default_rng(5)
+    mean, scale = rng.normal(size=net.n_in) * 10, rng.uniform(0.1, 100, size=net.n_in)
+    X = mean + scale * random_inputs(net.n_in, dtype=np.float64)
+    folded = interop.fold_scaler(net, mean, scale)
+    np.testing.assert_allclose(folded(X), net((X - mean) / scale), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(folded.layers[1].W, net.layers[1].W)    # only layer 1 changes
+    assert not np.array_equal(folded.layers[0].W, net.layers[0].W)
+    with pytest.raises(ValueError, match="positive"):
+        interop.fold_scaler(net, mean, -scale)
+    with pytest.raises(ValueError, match="shape"):
+        interop.fold_scaler(net, mean[:2], scale[:2])
+
+
+class _Scaler:
+    def __init__(self, mean, scale):
+        self.mean, self.scale = mean, scale
+
+
+def test_export_onnx_folds_scaler_and_keeps_classes(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    net = make_net("tanh", "softmax")
+    rng = np.random.default_rng(6)
+    mean, scale = rng.normal(size=net.n_in), rng.uniform(0.5, 2, size=net.n_in)
+    net.scaler = _Scaler(mean, scale)
+    net.classes_ = np.array([3, 5, 7])
+    interop.export(net, tmp_path / "m.onnx", "onnx")
+    X = random_inputs(net.n_in)
+    expected = net(((X - mean) / scale).astype(np.float32))
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X), expected, **TOL)
+    props = {p.key: p.value for p in onnx.load(tmp_path / "m.onnx").metadata_props}
+    assert props["classes"] == "[3, 5, 7]"
+    with pytest.raises(ValueError, match="format"):
+        interop.export(net, tmp_path / "m.x", "tflite")
+
+
+def test_export_torch_file_loads_as_module(tmp_path):
+    torch = pytest.importorskip("torch")
+    net = make_net("leaky_relu", "identity")
+    interop.export(net, tmp_path / "m.pt", "torch")
+    module = torch.load(tmp_path / "m.pt", weights_only=False)
+    assert isinstance(module, torch.nn.Sequential)
+    X = random_inputs(net.n_in)
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(X)).numpy(), net(X), **TOL)

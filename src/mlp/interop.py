@@ -279,7 +279,7 @@ def _onnx_activation_node(helper, activation: _act.Activation, x: str, y: str, n
 
 
 def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: str = "x",
-            output_name: str = "y_hat"):
+            output_name: str = "y_hat", metadata: dict | None = None):
     """Export a Network as a standard ONNX model (built with the ``onnx`` package alone).
 
     Layer k becomes ``Gemm(h_{k−1}, W_k, b_k, transB=1)``, i.e. ``Z = H Wᵀ + b``
@@ -299,6 +299,8 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
         ONNX opset version of the default domain, 17 or later.
     input_name, output_name : str
         Names of the graph's input and output.
+    metadata : dict of str to str, optional
+        Stored as the model's ``metadata_props`` (e.g. ``{"classes": '["cat", "dog"]'}``).
 
     Returns
     -------
@@ -356,6 +358,8 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     opsets = [helper.make_opsetid("", int(opset))]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="mlp",
                               ir_version=helper.find_min_ir_version_for(opsets))
+    if metadata:
+        helper.set_model_props(model, {str(k): str(v) for k, v in metadata.items()})
     onnx.checker.check_model(model, full_check=True)
     if path is not None:
         path = os.fspath(path)
@@ -464,3 +468,92 @@ def from_onnx(model, *, dtype=None) -> Network:
             raise TypeError(f"model input has ONNX element type {elem}; mlp supports FLOAT and DOUBLE "
                             "(pass dtype=np.float32 to convert)")
     return _network([_dense(np.asarray(W), np.asarray(b), a, dtype) for W, b, a in specs], dtype)
+
+
+# -- input scaling and the command line --------------------------------------------------------
+
+def fold_scaler(net: Network, mean, scale) -> Network:
+    """A copy of ``net`` that applies the standardisation x′ = (x − mean) / scale itself.
+
+    The first layer's ``z = W x′ + b = (W / scale) x + (b − W (mean / scale))``, so
+    ``W ← W diag(1/scale)`` and ``b ← b − W (mean / scale)`` (computed in float64).
+    Exported models then take raw inputs, as ``mlp predict`` does with a model file
+    that stores a scaler.
+
+    Parameters
+    ----------
+    net : Network
+    mean, scale : array_like of shape (n_in,)
+        ``scale`` > 0.
+    """
+    _check_network(net)
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+    scale = np.asarray(scale, dtype=np.float64).reshape(-1)
+    if mean.shape != (net.n_in,) or scale.shape != (net.n_in,):
+        raise ValueError(f"mean and scale must have shape ({net.n_in},), got {mean.shape} and {scale.shape}")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        raise ValueError("mean must be finite and scale finite and positive")
+    folded = net.copy()
+    first = folded.layers[0]
+    W = first.W.astype(np.float64) / scale
+    first.b = first.b.astype(np.float64) - W @ mean
+    first.W = W
+    return folded
+
+
+EXPORT_FORMATS = ("onnx", "torch")
+
+
+def export(model, out, format: str = "onnx") -> Network:
+    """Write a saved mlp model as an ONNX file or a PyTorch module file (``mlp export``).
+
+    A model file's input scaler, if it has one, is folded into the first layer
+    (``fold_scaler``), so the exported model takes the same raw inputs as
+    ``mlp predict``. ONNX files carry the class labels (when the model has them)
+    in their metadata under ``"classes"`` (JSON). PyTorch files hold the whole
+    ``nn.Sequential`` (``torch.save``): load them with
+    ``torch.load(path, weights_only=False)``, only from a source you trust.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or Network
+        An mlp model file (``mlp.save``) or a network.
+    out : str or os.PathLike
+        The file to write.
+    format : {"onnx", "torch"}
+
+    Returns
+    -------
+    Network
+        The network that was exported (with the scaler folded in).
+    """
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {format!r}; known: {', '.join(EXPORT_FORMATS)}")
+    if isinstance(model, Network):
+        net = model
+    else:
+        from .io import load
+
+        net = load(model)
+    scaler = getattr(net, "scaler", None)
+    classes = getattr(net, "classes_", None)
+    exported = net if scaler is None else fold_scaler(net, scaler.mean, scaler.scale)
+    if format == "onnx":
+        import json
+
+        labels = None if classes is None else [c.item() if isinstance(c, np.generic) else c
+                                               for c in classes]
+        meta = {} if labels is None else {"classes": json.dumps(labels, default=str)}
+        to_onnx(exported, out, metadata=meta)
+    else:
+        torch = _require("torch", "torch")
+        module = to_torch(exported)
+        out = os.fspath(out)
+        tmp = f"{out}.tmp{os.getpid()}"
+        try:
+            torch.save(module, tmp)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return exported
