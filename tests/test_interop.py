@@ -316,3 +316,15 @@ def test_export_torch_file_loads_as_module(tmp_path):
     X = random_inputs(net.n_in)
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(X)).numpy(), net(X), **TOL)
+
+
+def test_export_from_a_model_file(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from mlp.data import StandardScaler
+    net = make_net("relu", "softmax")
+    X_raw = 3 + 4 * random_inputs(net.n_in)
+    scaler = StandardScaler.fit(X_raw)
+    mlp.save(net, tmp_path / "model.safetensors", classes=["a", "b", "c"], scaler=scaler)
+    interop.export(tmp_path / "model.safetensors", tmp_path / "m.onnx", "onnx")
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X_raw), net(scaler.transform(X_raw)), **TOL)
