@@ -282,15 +282,94 @@ class Network:
         return value
 
     # -- seeing inside ---------------------------------------------------------------------
-    def trace(self, x) -> Trace:
-        """Every layer's z and h for one example ``x`` of shape (n_in,), as a printable table."""
+    def trace(self, x, y=None, loss="mse") -> Trace:
+        """Every layer's values for one example, as a printable table and as data.
+
+        Forward: each layer's input x, ``z = W x + b`` and ``h = σ(z)``. Given a target
+        ``y`` also the backward pass for ``loss``: each layer's δ = ∂loss/∂z and every
+        parameter's gradient under its lecture name (``Trace.params``). The backward
+        pass runs on a copy: ``grads`` and the layers' caches of this network are not
+        changed by it.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_in,)
+        y : ndarray of shape (n_out,), a float, or a class label for cross-entropy; optional
+        loss : str or Loss, default "mse" (the lecture's ½ Σ (ŷ − y)²)
+
+        Returns
+        -------
+        Trace
+            A list of ``LayerTrace`` (one per layer) with ``loss`` and ``params``.
+        """
         X2, single = check_X(x, self.n_in, self.dtype, what="x")
         if not single and X2.shape[0] != 1:
             raise ValueError(f"trace takes one example of shape ({self.n_in},), got {X2.shape}")
-        self.forward(X2)
+        if y is None:
+            self.forward(X2)
+            steps = [LayerTrace(i + 1, layer.activation.name, layer.x[0].copy(), layer.z[0].copy(),
+                                layer.h[0].copy()) for i, layer in enumerate(self.layers)]
+            return Trace(steps)
+        loss = _losses.get(loss)
+        if isinstance(loss, _losses.CrossEntropy) and np.ndim(y) == 0:
+            y = np.reshape(y, (1,))                      # one class label
+        net = self.copy()                                # leaves self.grads untouched
+        value = net.loss_and_grad(X2, y, loss)
         steps = [LayerTrace(i + 1, layer.activation.name, layer.x[0].copy(), layer.z[0].copy(),
-                            layer.h[0].copy()) for i, layer in enumerate(self.layers)]
-        return Trace(steps)
+                            layer.h[0].copy(), layer.delta[0].copy(), layer.dW.copy(), layer.db.copy())
+                 for i, layer in enumerate(net.layers)]
+        names, where = net.param_names(), []
+        for i, layer in enumerate(net.layers):
+            where += [(i + 1, "W", (r, c)) for r in range(layer.n_out) for c in range(layer.n_in)]
+        for i, layer in enumerate(net.layers):
+            where += [(i + 1, "b", (r,)) for r in range(layer.n_out)]
+        params = [ParamTrace(name, layer, kind, index, float(p), float(g))
+                  for name, (layer, kind, index), p, g in zip(names, where, net.params, net.grads)]
+        return Trace(steps, loss=value, loss_name=repr(loss), fused=loss.fused, params=params)
+
+    def summary(self, print=print):
+        """Each layer as an equation, with its shapes and the parameter table in lecture names.
+
+        ``h1 = relu(W(1) x + b(1))``, W(1) of shape 2×2, 6 parameters, then every
+        parameter ``w1 … b3`` with its layer, position and value (large networks show
+        the first and last few). Printed with ``print``; returns the text when
+        ``print`` is None.
+        """
+        n_layers = len(self.layers)
+        rows = [("layer", "equation", "W", "b", "parameters")]
+        for i, layer in enumerate(self.layers, start=1):
+            out = "ŷ" if i == n_layers else f"h{i}"
+            inp = "x" if i == 1 else f"h{i - 1}"
+            affine = f"W({i}) {inp} + b({i})"
+            act = layer.activation.name
+            rhs = affine if act == "identity" else f"{act}({affine})"
+            rows.append((str(i), f"{out} = {rhs}", f"{layer.n_out}×{layer.n_in}", str(layer.n_out),
+                         str(layer.n_params)))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        lines = [f"Network {'-'.join(map(str, self.sizes))}: {n_layers} layers, "
+                 f"{self.n_params} parameters, {self.dtype.name}"]
+        lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(2, "  ".join("-" * w for w in widths))
+        lines += ["", "parameter  layer  entry       value", "---------  -----  ----------  -----"]
+        names = self.param_names()
+        entries = []
+        for i, layer in enumerate(self.layers, start=1):
+            entries += [f"W({i})[{r + 1},{c + 1}]" for r in range(layer.n_out) for c in range(layer.n_in)]
+        for i, layer in enumerate(self.layers, start=1):
+            entries += [f"b({i})[{r + 1}]" for r in range(layer.n_out)]
+        shown = range(len(names)) if len(names) <= 40 else [*range(20), None, *range(len(names) - 10,
+                                                                                     len(names))]
+        for k in shown:
+            if k is None:
+                lines.append(f"{'…':<9}  ({len(names) - 30} more)")
+                continue
+            layer_no = entries[k][2:entries[k].index(")")]
+            lines.append(f"{names[k]:<9}  {layer_no:<5}  {entries[k]:<10}  {float(self.params[k]):.6g}")
+        text = "\n".join(lines)
+        if print is None:
+            return text
+        print(text)
+        return None
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
@@ -300,30 +379,75 @@ class Network:
 
 @dataclass
 class LayerTrace:
-    """One layer's values for one example: input x, z = W x + b and h = σ(z)."""
+    """One layer's values for one example: input x, z = W x + b, h = σ(z) and, after a
+    backward pass, δ = ∂loss/∂z, ∂loss/∂W = δ xᵀ and ∂loss/∂b = δ (else None)."""
 
     layer: int
     activation: str
     x: np.ndarray
     z: np.ndarray
     h: np.ndarray
+    delta: np.ndarray | None = None
+    dW: np.ndarray | None = None
+    db: np.ndarray | None = None
+
+
+@dataclass
+class ParamTrace:
+    """One parameter in a backward trace: lecture name (``"w5"``), layer (1-based),
+    ``kind`` "W" or "b", 0-based ``index`` into that layer's W or b, value and ∂loss/∂p."""
+
+    name: str
+    layer: int
+    kind: str
+    index: tuple
+    value: float
+    grad: float
 
 
 class Trace(list):
-    """The list of ``LayerTrace`` of a forward pass; ``str()`` gives an aligned table."""
+    """The list of ``LayerTrace`` of one example; ``str()`` gives aligned tables.
+
+    After a backward trace (``net.trace(x, y)``) also ``loss`` (its value), ``loss_name``,
+    ``fused`` (True when the output δ = p − y came fused from the loss) and ``params``,
+    a list of ``ParamTrace`` in ``param_names()`` order; ``grads`` maps names to gradients.
+    """
+
+    def __init__(self, steps=(), *, loss=None, loss_name=None, fused=False, params=None):
+        super().__init__(steps)
+        self.loss = loss
+        self.loss_name = loss_name
+        self.fused = fused
+        self.params = list(params or [])
+
+    @property
+    def grads(self) -> dict:
+        """∂loss/∂p by lecture name (empty for a forward-only trace)."""
+        return {p.name: p.grad for p in self.params}
 
     @staticmethod
     def _fmt(v: np.ndarray) -> str:
         return "[" + ", ".join(f"{float(a):.4g}" for a in v) + "]"
 
+    @staticmethod
+    def _table(rows) -> list:
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return lines
+
     def __str__(self) -> str:
         last = len(self)
-        rows = [("layer", "σ", "z = W x + b", "h = σ(z)")]
+        backward = self.loss is not None
+        rows = [("layer", "σ", "z = W x + b", "h = σ(z)") + (("δ = ∂loss/∂z",) if backward else ())]
         for step in self:
             out = "ŷ" if step.layer == last else f"h{step.layer}"
             rows.append((f"{step.layer} ({out})", step.activation, self._fmt(step.z),
-                         self._fmt(step.h)))
-        widths = [max(len(r[c]) for r in rows) for c in range(4)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+                         self._fmt(step.h)) + ((self._fmt(step.delta),) if backward else ()))
+        lines = self._table(rows)
+        if backward:
+            how = " (output δ = p − y, fused with the loss)" if self.fused else ""
+            lines += ["", f"loss {self.loss_name} = {self.loss:.6g}{how}", ""]
+            lines += self._table([("parameter", "layer", "value", "∂loss/∂p")] + [
+                (p.name, str(p.layer), f"{p.value:.4g}", f"{p.grad:.4g}") for p in self.params])
         return "\n".join(lines)
