@@ -390,7 +390,7 @@ def load_csv(path, *, target: str | None = None, task: str = "auto", need_target
         raise ValueError(f"{path}: no feature columns")
     X = _numeric_columns(path, names, rows, lines, columns)
     data = Data(X=X, feature_names=[names[j] for j in columns], source=path)
-    if t is not None:
+    if t is not None and need_target:
         values = [row[t] for row in rows]
         data.y, data.classes, data.task = encode_target(
             values, task=task, classes=classes, what=f"{path}: target column {names[t]!r}",

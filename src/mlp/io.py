@@ -191,7 +191,7 @@ def _encode_safetensors(tensors: dict, metadata: dict | None) -> bytes:
                             f"here (use one of: {', '.join(sorted(_DTYPES))})")
         dt_name = _NAMES_OF[key]
         arrays.append((-_DTYPES[dt_name].itemsize, name, dt_name,
-                       np.ascontiguousarray(arr, dtype=_DTYPES[dt_name])))
+                       np.array(arr, dtype=_DTYPES[dt_name], order="C")))   # keeps 0-d arrays 0-d
     arrays.sort(key=lambda t: (t[0], t[1]))
     offset, chunks = 0, []
     for _, name, dt_name, arr in arrays:

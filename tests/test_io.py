@@ -1,0 +1,415 @@
+"""Model files: round trips, interchange with the safetensors package, hostile files, atomic saves."""
+
+import errno
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+
+import mlp
+from mlp.data import StandardScaler
+from mlp.io import read_safetensors, write_safetensors
+
+
+def _net(dtype=np.float32, seed=0):
+    return mlp.Network([mlp.Dense(3, 4, "leaky_relu", seed=seed), mlp.Dense(4, 5, "tanh", seed=seed + 1),
+                        mlp.Dense(5, 3, "softmax", seed=seed + 2)], dtype=dtype)
+
+
+def _raw(header: dict, data: bytes = b"") -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def _valid_header(path):
+    """The header dict and data bytes of a real model file, to tamper with."""
+    blob = open(path, "rb").read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+@pytest.fixture
+def saved(tmp_path):
+    net = _net()
+    path = tmp_path / "model.safetensors"
+    mlp.save(net, path, classes=["a", "b", "c"], metadata={"data": "test"})
+    return net, path
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_is_bit_identical(tmp_path, dtype):
+    net = _net(dtype)
+    net.layers[0].activation.negative_slope = 0.2
+    scaler = StandardScaler([1.0, 2.0, 3.0], [0.5, 1.0, 4.0])
+    path = tmp_path / "m.safetensors"
+    mlp.save(net, path, classes=[0, 1, 2], scaler=scaler, metadata={"note": "x", "n": 3},
+             history={"loss": [1.0, 0.5]})
+    again = mlp.load(path)
+    assert again.dtype == np.dtype(dtype)
+    assert again.sizes == [3, 4, 5, 3]
+    assert [layer.activation.name for layer in again.layers] == ["leaky_relu", "tanh", "softmax"]
+    assert again.layers[0].activation.negative_slope == 0.2
+    np.testing.assert_array_equal(again.params, net.params)
+    X = np.random.default_rng(0).normal(size=(7, 3))
+    np.testing.assert_array_equal(again(X), net(X))
+    assert again.classes_ == [0, 1, 2]
+    assert again.scaler == scaler
+    assert again.metadata == {"note": "x", "n": 3}
+    history = again.history
+    losses = history["loss"] if isinstance(history, dict) else history.loss
+    assert list(losses) == [1.0, 0.5]
+
+
+def test_load_sets_every_documented_attribute(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    mlp.save(mlp.Network.from_sizes([2, 2, 1], seed=0), path)
+    net = mlp.load(path)
+    assert net.classes_ is None and net.scaler is None and net.history is None
+    assert net.metadata == {}
+
+
+def test_save_round_trips_attributes_of_a_loaded_network(saved, tmp_path):
+    _, path = saved
+    net = mlp.load(path)
+    copy = tmp_path / "copy.safetensors"
+    mlp.save(net, copy)
+    again = mlp.load(copy)
+    assert again.classes_ == ["a", "b", "c"] and again.metadata == {"data": "test"}
+
+
+def test_files_are_readable_by_the_safetensors_package(saved):
+    st = pytest.importorskip("safetensors.numpy")
+    from safetensors import safe_open
+
+    net, path = saved
+    tensors = st.load_file(str(path))
+    for i, layer in enumerate(net.layers):
+        np.testing.assert_array_equal(tensors[f"layers.{i}.weight"], layer.W)
+        np.testing.assert_array_equal(tensors[f"layers.{i}.bias"], layer.b)
+    with safe_open(str(path), framework="np") as f:
+        meta = f.metadata()
+    assert meta["format"] == "mlp"
+    assert json.loads(meta["classes"]) == ["a", "b", "c"]
+    assert json.loads(meta["architecture"])["layers"][1] == {"n_in": 4, "n_out": 5,
+                                                            "activation": {"name": "tanh"}}
+
+
+def test_files_written_by_the_safetensors_package_load(saved, tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    from safetensors import safe_open
+
+    net, path = saved
+    with safe_open(str(path), framework="np") as f:
+        meta = f.metadata()
+    other = tmp_path / "by_safetensors.safetensors"
+    st.save_file(st.load_file(str(path)), str(other), metadata=meta)
+    again = mlp.load(other)
+    np.testing.assert_array_equal(again.params, net.params)
+    assert again.classes_ == ["a", "b", "c"]
+
+
+def test_raw_tensor_round_trip_keeps_dtypes_and_shapes(tmp_path):
+    tensors = {"f64": np.arange(6.0).reshape(2, 3), "i8": np.array([-1, 2], dtype=np.int8),
+               "u32": np.array([[7]], dtype=np.uint32), "b": np.array([True, False]),
+               "scalar": np.array(2.5), "empty": np.zeros((0, 4), dtype=np.float32),
+               "big_endian": np.array([1.0, 2.0], dtype=">f8")}
+    path = tmp_path / "t.safetensors"
+    write_safetensors(path, tensors, {"k": "v"})
+    back, meta = read_safetensors(path)
+    assert meta == {"k": "v"}
+    for name, arr in tensors.items():
+        assert back[name].shape == arr.shape
+        assert back[name].dtype == arr.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(back[name], arr)
+    assert (os.path.getsize(path) - 8 - len(b"")) >= 0
+    header_len = struct.unpack("<Q", open(path, "rb").read(8))[0]
+    assert header_len % 8 == 0          # data section aligned
+
+
+def test_new_files_get_normal_permissions(tmp_path):
+    path = tmp_path / "m.safetensors"
+    umask = os.umask(0o022)
+    try:
+        mlp.save(_net(), path)
+    finally:
+        os.umask(umask)
+    assert (os.stat(path).st_mode & 0o777) == 0o644
+
+
+# --------------------------------------------------------------------------- hostile or broken files
+
+
+def _expect_bad(path, *words):
+    with pytest.raises(ValueError) as info:
+        mlp.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message, message
+    assert "\n" not in message
+
+
+def test_empty_and_tiny_files(tmp_path):
+    for content in (b"", b"abc"):
+        path = tmp_path / "tiny.safetensors"
+        path.write_bytes(content)
+        _expect_bad(path, "bytes")
+
+
+def test_truncated_file(saved, tmp_path):
+    _, path = saved
+    blob = path.read_bytes()
+    for cut in (len(blob) - 1, len(blob) - 20, 8 + 10, 9):
+        bad = tmp_path / "cut.safetensors"
+        bad.write_bytes(blob[:cut])
+        _expect_bad(bad)
+
+
+def test_trailing_bytes_are_refused(saved, tmp_path):
+    _, path = saved
+    bad = tmp_path / "long.safetensors"
+    bad.write_bytes(path.read_bytes() + b"\0" * 8)
+    _expect_bad(bad, "trailing")
+
+
+def test_huge_header_length_fails_fast(tmp_path):
+    path = tmp_path / "huge.safetensors"
+    path.write_bytes(struct.pack("<Q", 2**63) + b"{}")
+    _expect_bad(path, "header claims")
+
+
+@pytest.mark.parametrize("content", [
+    b"x0,x1,y\n0,0,0\n1,1,0\n",                       # a CSV
+    b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,     # binary junk
+    b"PK\x03\x04" + b"\0" * 100,                       # a zip / .npz
+])
+def test_not_a_safetensors_file(tmp_path, content):
+    path = tmp_path / "foreign.safetensors"
+    path.write_bytes(content)
+    _expect_bad(path)
+
+
+@pytest.mark.parametrize("header_text", [b"not json at all", b"[1, 2, 3]", b"{\"a\": NaN}",
+                                         b"{" * 5000 + b"}" * 5000, b"\xff\xfe{}"])
+def test_malformed_json_header(tmp_path, header_text):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header_text)) + header_text)
+    _expect_bad(path)
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    text = b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, ' \
+           b'"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'
+    path = tmp_path / "dup.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"\0" * 4)
+    _expect_bad(path, "duplicate")
+
+
+def test_huge_declared_shape_is_refused_without_allocating(saved, tmp_path):
+    _, path = saved
+    header, data = _valid_header(path)
+    header["layers.0.weight"]["shape"] = [10**12, 10**12]
+    bad = tmp_path / "huge_shape.safetensors"
+    bad.write_bytes(_raw(header, data))
+    _expect_bad(bad, "layers.0.weight")
+
+
+def test_offsets_beyond_the_file_are_refused(saved, tmp_path):
+    _, path = saved
+    header, data = _valid_header(path)
+    entry = header["layers.0.weight"]
+    entry["shape"] = [10**6]
+    entry["data_offsets"] = [entry["data_offsets"][0], entry["data_offsets"][0] + 4 * 10**6]
+    bad = tmp_path / "beyond.safetensors"
+    bad.write_bytes(_raw(header, data))
+    _expect_bad(bad)
+
+
+def test_overlapping_tensors_are_refused(saved, tmp_path):
+    _, path = saved
+    header, data = _valid_header(path)
+    header["layers.0.bias"]["data_offsets"] = list(header["layers.1.bias"]["data_offsets"])
+    header["layers.0.bias"]["shape"] = header["layers.1.bias"]["shape"]
+    bad = tmp_path / "overlap.safetensors"
+    bad.write_bytes(_raw(header, data))
+    _expect_bad(bad)
+
+
+def test_shapes_that_disagree_with_the_architecture(saved, tmp_path):
+    _, path = saved
+    header, data = _valid_header(path)
+    header["layers.1.weight"]["shape"] = header["layers.1.weight"]["shape"][::-1]   # same bytes
+    bad = tmp_path / "transposed.safetensors"
+    bad.write_bytes(_raw(header, data))
+    _expect_bad(bad, "layers.1.weight", "architecture")
+
+
+def test_architecture_that_disagrees_with_the_tensors(saved, tmp_path):
+    _, path = saved
+    header, data = _valid_header(path)
+    arch = json.loads(header["__metadata__"]["architecture"])
+    arch["layers"][0]["n_out"] = 400
+    arch["layers"][1]["n_in"] = 400
+    header["__metadata__"]["architecture"] = json.dumps(arch)
+    bad = tmp_path / "arch.safetensors"
+    bad.write_bytes(_raw(header, data))
+    _expect_bad(bad, "architecture")
+
+
+@pytest.mark.parametrize("change, word", [
+    (lambda a: a["layers"][0]["activation"].update(name="os.system"), "activation"),
+    (lambda a: a["layers"][1].update(n_in=7), "layer 1"),
+    (lambda a: a.update(dtype="object"), "dtype"),
+    (lambda a: a.update(layers=[]), "layers"),
+    (lambda a: a["layers"][0]["activation"].update(params={"negative_slope": "x"}), "params"),
+    (lambda a: a["layers"][0]["activation"].update(params={"exec": 1.0}), "activation"),
+])
+def test_hostile_architecture(saved, tmp_path, change, word):
+    _, path = saved
+    header, data = _valid_header(path)
+    arch = json.loads(header["__metadata__"]["architecture"])
+    change(arch)
+    header["__metadata__"]["architecture"] = json.dumps(arch)
+    bad = tmp_path / "hostile.safetensors"
+    bad.write_bytes(_raw(header, data))
+    _expect_bad(bad, word)
+
+
+def test_dtype_that_disagrees_with_the_architecture(saved, tmp_path):
+    _, path = saved
+    header, data = _valid_header(path)
+    arch = json.loads(header["__metadata__"]["architecture"])
+    arch["dtype"] = "float64"
+    header["__metadata__"]["architecture"] = json.dumps(arch)
+    bad = tmp_path / "dtype.safetensors"
+    bad.write_bytes(_raw(header, data))
+    _expect_bad(bad, "float64")
+
+
+def test_missing_tensor_and_unknown_tensor(saved, tmp_path):
+    _, path = saved
+    tensors, meta = read_safetensors(path)
+    missing = dict(tensors)
+    del missing["layers.2.bias"]
+    write_safetensors(tmp_path / "missing.safetensors", missing, meta)
+    _expect_bad(tmp_path / "missing.safetensors", "layers.2.bias", "missing")
+    extra = dict(tensors, payload=np.zeros(3))
+    write_safetensors(tmp_path / "extra.safetensors", extra, meta)
+    _expect_bad(tmp_path / "extra.safetensors", "payload")
+
+
+def test_non_finite_parameters_are_refused(saved, tmp_path):
+    _, path = saved
+    tensors, meta = read_safetensors(path)
+    tensors["layers.0.weight"][0, 0] = np.nan
+    write_safetensors(tmp_path / "nan.safetensors", tensors, meta)
+    _expect_bad(tmp_path / "nan.safetensors", "NaN")
+
+
+def test_wrong_number_of_classes(saved, tmp_path):
+    _, path = saved
+    tensors, meta = read_safetensors(path)
+    meta["classes"] = json.dumps(["only", "two"])
+    write_safetensors(tmp_path / "classes.safetensors", tensors, meta)
+    _expect_bad(tmp_path / "classes.safetensors", "class")
+
+
+def test_plain_safetensors_without_mlp_metadata(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    write_safetensors(path, {"weight": np.ones((2, 2))})
+    _expect_bad(path, "mlp")
+
+
+def test_newer_format_version_is_refused(saved, tmp_path):
+    _, path = saved
+    tensors, meta = read_safetensors(path)
+    meta["format_version"] = "99"
+    write_safetensors(tmp_path / "new.safetensors", tensors, meta)
+    _expect_bad(tmp_path / "new.safetensors", "upgrade")
+
+
+def test_missing_file_folder_and_fifo(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        mlp.load(tmp_path / "nope.safetensors")
+    with pytest.raises(IsADirectoryError):
+        mlp.load(tmp_path)
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "pipe.safetensors"
+        os.mkfifo(fifo)
+        _expect_bad(fifo, "regular")     # refused without blocking on the open
+
+
+def test_load_checkpoint_of_a_plain_model_is_refused(saved):
+    _, path = saved
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        mlp.load_checkpoint(path)
+
+
+# --------------------------------------------------------------------------- atomic saves
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace", "write"])
+def test_failed_save_leaves_the_earlier_file_intact(saved, tmp_path, monkeypatch, failing):
+    old_net, path = saved
+    before = path.read_bytes()
+    full = OSError(errno.ENOSPC, "No space left on device")
+
+    if failing == "write":
+        real_fdopen = os.fdopen
+
+        class Half:
+            def __init__(self, f):
+                self.f = f
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+
+            def write(self, data):
+                self.f.write(data[: len(data) // 2])
+                raise full
+
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: Half(real_fdopen(fd, mode)))
+    else:
+        def fail(*args, **kwargs):
+            raise full
+        monkeypatch.setattr(os, failing, fail)
+
+    with pytest.raises(OSError):
+        mlp.save(_net(seed=10), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(mlp.load(path).params, old_net.params)
+    assert _leftovers(tmp_path) == []
+
+
+def test_invalid_arguments_fail_before_touching_the_file(saved):
+    old_net, path = saved
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="classes"):
+        mlp.save(_net(seed=3), path, classes=["just one"])
+    with pytest.raises(TypeError, match="metadata"):
+        mlp.save(_net(seed=3), path, metadata={"f": object()})
+    with pytest.raises(ValueError, match="scaler"):
+        mlp.save(_net(seed=3), path, scaler=StandardScaler([0.0], [1.0]))
+    with pytest.raises(TypeError):
+        mlp.save("not a network", path)
+    assert path.read_bytes() == before
+
+
+def test_save_into_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        mlp.save(_net(), tmp_path / "no" / "such" / "folder" / "m.safetensors")
+    with pytest.raises(IsADirectoryError):
+        mlp.save(_net(), tmp_path)
