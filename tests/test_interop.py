@@ -328,3 +328,28 @@ def test_export_from_a_model_file(tmp_path):
     mlp.save(net, tmp_path / "model.safetensors", classes=["a", "b", "c"], scaler=scaler)
     interop.export(tmp_path / "model.safetensors", tmp_path / "m.onnx", "onnx")
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X_raw), net(scaler.transform(X_raw)), **TOL)
+
+
+def test_cli_export(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    torch = pytest.importorskip("torch")
+    from mlp.cli import main
+    net = make_net("sigmoid", "identity", sizes=(3, 4, 2))
+    mlp.save(net, tmp_path / "model.safetensors")
+    assert main(["export", str(tmp_path / "model.safetensors"), "--format", "onnx",
+                 "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    X = random_inputs(3)
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X), net(X), **TOL)
+    assert main(["export", str(tmp_path / "model.safetensors"), "--format", "torch",
+                 "--out", str(tmp_path / "m.pt")]) == 0
+    module = torch.load(tmp_path / "m.pt", weights_only=False)
+    with torch.no_grad():
+        np.testing.assert_allclose(module(torch.from_numpy(X)).numpy(), net(X), **TOL)
+    assert main(["export", str(tmp_path / "missing.safetensors"), "--format", "onnx",
+                 "--out", str(tmp_path / "x.onnx")]) == 1
+    assert "no such model file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(tmp_path / "model.safetensors"), "--format", "keras", "--out", "x"])
+    assert exc.value.code == 2

@@ -1,4 +1,4 @@
-"""The ``mlp`` command line: train, predict, evaluate, info, datasets, xor, demo.
+"""The ``mlp`` command line: train, predict, evaluate, info, export, datasets, xor, demo.
 
 This module owns argument parsing, what the commands print, and turning every
 error into one line on stderr (``mlp: error: …``) with a non-zero exit code —
@@ -600,6 +600,23 @@ def _evaluate(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- export
+
+
+def _export(args) -> int:
+    from .interop import export
+
+    if not os.path.exists(args.model):
+        raise CLIError(f"{args.model}: no such model file")
+    _check_out_folder(args.out)
+    net = export(args.model, args.out, args.format)
+    _out(f"wrote {args.out} ({args.format}, {'-'.join(map(str, net.sizes))}, "
+         f"{net.dtype.name}{', input scaling folded into layer 1' if net.scaler is not None else ''})")
+    if args.format == "torch":
+        _note(f"load it with torch.load({args.out!r}, weights_only=False) (a pickled nn.Sequential)")
+    return 0
+
+
 # --------------------------------------------------------------------------- info / datasets
 
 
@@ -810,6 +827,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--json", action="store_true", help="print the description as one JSON object")
     p.set_defaults(func=_info)
+
+    p = sub.add_parser("export", help="write a saved model as ONNX or a PyTorch module",
+                       description="ONNX (Gemm + activation operators, opset 17, runs in ONNX Runtime) "
+                                   "or a torch.nn.Sequential saved with torch.save. A model's input "
+                                   "scaling is folded into the first layer.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--format", required=True, choices=["onnx", "torch"])
+    p.add_argument("--out", required=True, metavar="PATH", help="the file to write")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("datasets", help="list the built-in data sets")
     p.set_defaults(func=_datasets)
