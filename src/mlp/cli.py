@@ -25,6 +25,7 @@ import shlex
 import signal
 import sys
 import time
+import warnings
 
 from . import __version__
 
@@ -145,7 +146,8 @@ def _check_out_folder(path: str, what: str = "--out") -> None:
     if os.path.isdir(path):
         raise CLIError(f"{what} {path}: is a folder; give a file name such as model.safetensors")
     if not os.path.isdir(folder):
-        raise CLIError(f"{what} {path}: the folder {folder} does not exist")
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise CLIError(f"{what} {path}: {folder} {problem}")
     import tempfile
 
     try:
@@ -475,14 +477,19 @@ def _train(args) -> int:
 
 
 def _read_for_model(net, source: str, args, *, need_target: bool):
-    from .data import load_data
+    """DATA as the model expects it: its feature columns, width checked, scaled; labels on its classes."""
+    from .data import align_classes, load_data
 
     meta = net.metadata or {}
     target = args.target if args.target is not None else meta.get("target")
-    return load_data(source, target=target, need_target=need_target,
-                     features=meta.get("feature_names"), task=meta.get("task") or "auto",
-                     classes=net.classes_ if need_target else None, seed=args.data_seed,
+    task = meta.get("task") or ("classification" if net.classes_ is not None else "auto")
+    data = load_data(source, target=target, need_target=need_target,
+                     features=meta.get("feature_names"), task=task, seed=args.data_seed,
                      n=args.n, noise=args.noise)
+    X = _model_inputs(net, data, source)
+    if need_target and net.classes_ is not None and data.task == "classification":
+        align_classes(data, net.classes_, what=f"{source}: target")
+    return data, X
 
 
 def _csv_cell(value, precision: int) -> str:
@@ -502,8 +509,7 @@ def _predict(args) -> int:
     net = _load_model(args.model)
     if args.out:
         _check_out_folder(args.out)
-    data = _read_for_model(net, args.data, args, need_target=False)
-    X = _model_inputs(net, data, args.data)
+    data, X = _read_for_model(net, args.data, args, need_target=False)
     precision = 9 if net.dtype.itemsize == 4 else 17
     buffer = stdio.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -554,8 +560,7 @@ def _evaluate(args) -> int:
     from .losses import get as get_loss
 
     net = _load_model(args.model)
-    data = _read_for_model(net, args.data, args, need_target=True)
-    X = _model_inputs(net, data, args.data)
+    data, X = _read_for_model(net, args.data, args, need_target=True)
     loss_name = _model_loss(net)
     result = {"model": args.model, "data": args.data, "n_examples": data.n_examples, "loss_name": loss_name}
     if net.classes_ is not None:
@@ -854,6 +859,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the ``mlp`` command; return its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Library warnings ("loss still falling: raise epochs") as one plain line each.
+    warnings.formatwarning = lambda message, *args, **kwargs: f"mlp: warning: {_one_line(message)}\n"
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv

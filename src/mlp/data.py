@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Data", "StandardScaler", "load_csv", "load_data", "load_npz", "encode_target"]
+__all__ = ["Data", "StandardScaler", "align_classes", "encode_target", "load_csv", "load_data",
+           "load_npz"]
 
 TASKS = ("auto", "classification", "regression")
 
@@ -254,6 +255,40 @@ def encode_target(values, *, task: str = "auto", classes=None, what: str = "targ
     if len(labels) < 2:
         raise ValueError(f"{what} has a single class ({labels[0]!r}): a classifier needs at least two")
     return y, labels, "classification"
+
+
+def _class_key(label):
+    """Compare labels as numbers when they are numbers (``"1"`` == ``1`` == ``1.0``), else as text."""
+    if isinstance(label, (int, float, np.integer, np.floating)) and not isinstance(label, bool):
+        return ("number", float(label))
+    text = str(label).strip()
+    number = _as_number(text)
+    return ("number", number) if number is not None else ("text", text)
+
+
+def align_classes(data: Data, classes, what: str = "data") -> Data:
+    """Re-index ``data.y`` onto a trained model's class labels ``classes`` (in place).
+
+    Raises ``ValueError`` naming a label of the data that the model does not know.
+
+    Examples
+    --------
+    >>> data = Data(X=np.zeros((3, 1)), y=np.array([0, 1, 0]), classes=["b", "c"],
+    ...             task="classification")
+    >>> align_classes(data, ["a", "b", "c"]).y.tolist()
+    [1, 2, 1]
+    """
+    lookup = {_class_key(c): k for k, c in enumerate(classes)}
+    mapping = []
+    for label in data.classes or []:
+        key = _class_key(label)
+        if key not in lookup:
+            raise ValueError(f"{what}: label {label!r} is not one of the model's classes: "
+                             f"{', '.join(map(str, classes))}")
+        mapping.append(lookup[key])
+    data.y = np.asarray(mapping, dtype=np.int64)[data.y]
+    data.classes = list(classes)
+    return data
 
 
 # --------------------------------------------------------------------------- CSV

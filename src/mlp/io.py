@@ -106,7 +106,10 @@ def atomic_write(path, data: bytes) -> None:
     if not folder.is_dir():
         raise FileNotFoundError(2, "the folder does not exist" if not folder.exists()
                                 else "the parent is not a folder", str(folder))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _named(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -122,13 +125,23 @@ def atomic_write(path, data: bytes) -> None:
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _named(exc, path) from exc
         raise
     _fsync_folder(folder)
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """The same kind of error, naming the file being saved rather than a temporary one."""
+    try:
+        return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
+    except TypeError:
+        return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def _fsync_folder(folder: Path) -> None:
