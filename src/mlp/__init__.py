@@ -6,14 +6,16 @@ symbolic algebra, scikit-learn and PyTorch are imported only by the functions
 that use them.
 """
 
-from . import activations, datasets, init, losses
+from . import activations, datasets, init, losses, plots, symbolic  # plots/symbolic: lazy extras
 from .activations import Activation
 from .collapse import collapse, linear_baseline
+from .diagnostics import diagnose
+from .exercises import check_activation, check_layer
 from .gradcheck import GradCheck, gradcheck
 from .io import load, load_checkpoint, save
 from .layers import Dense
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
-from .network import LayerTrace, Network, Trace
+from .network import LayerTrace, Network, ParamTrace, Trace
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,5 @@ __all__ = [
     "Activation", "BinaryCrossEntropy", "CrossEntropy", "Dense", "GradCheck", "LayerTrace",
     "Loss", "MSE", "Network", "Trace", "activations", "collapse", "datasets", "gradcheck",
     "init", "linear_baseline", "losses", "__version__", "load", "load_checkpoint", "save",
+    "ParamTrace", "check_activation", "check_layer", "diagnose", "plots", "symbolic",
 ]
