@@ -62,4 +62,7 @@ def lecture(print=print) -> None:
 
 def main(args=None) -> int:
     lecture()
+    print()
+    from .xor_story import run as xor_story
+    xor_story(getattr(args, "out", None) or "mlp-out/xor")   # the XOR story, figures in mlp-out/xor
     return 0

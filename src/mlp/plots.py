@@ -531,23 +531,38 @@ def training_animation(net, X, y, snapshots, *, path=None, fps: int = 8, resolut
     """
     _mpl()
     from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.contour import ContourSet
     frames = [(i + 1, np.asarray(s)) if not isinstance(s, tuple) else (s[0], np.asarray(s[1]))
               for i, s in enumerate(snapshots)]
     if not frames:
         raise ValueError("training_animation needs at least one snapshot")
     work = net.copy(dtype=np.float64)
     fig, ax = _figure()
+    X2 = _as_2d(X)
+    G1, G2, grid, _ = _grid(X2, 0.5, resolution)
+
+    def label(i):
+        loss = f", loss {losses[i]:.4g}" if losses is not None else ""
+        return f"{title}: epoch {frames[i][0]}{loss}"
+
+    work.params = frames[0][1]
+    decision_boundary(work, X2, y, ax=ax, resolution=resolution, title=label(0))
+    fig.canvas.draw()
+    fig.set_layout_engine("none")       # keep the first frame's layout: frames only swap pixels
+    (image,) = ax.images
 
     def draw(i):
-        epoch, params = frames[i]
-        work.params = params
-        ax.clear()
-        loss = f", loss {losses[i]:.4g}" if losses is not None else ""
-        decision_boundary(work, X, y, ax=ax, resolution=resolution,
-                          title=f"{title}: epoch {epoch}{loss}")
+        # Only the background image, the boundary line and the title change between frames.
+        work.params = frames[i][1]
+        out = np.asarray(work(grid), dtype=np.float64)
+        image.set_data(_class_image(out, G1.shape)[0])
+        for artist in [c for c in ax.collections if isinstance(c, ContourSet)]:
+            artist.remove()
+        if out.shape[1] == 1 and out.min() < 0.5 < out.max():
+            ax.contour(G1, G2, out[:, 0].reshape(G1.shape), levels=[0.5], colors="black", linewidths=1.5)
+        ax.set_title(label(i))
         return []
 
-    draw(0)
     anim = FuncAnimation(fig, draw, frames=len(frames), interval=1000 / fps, blit=False)
     fig.animation = anim
     if path is not None:
