@@ -438,7 +438,7 @@ def network_diagram(net, *, ax=None, maps: bool | None = None, resolution: int =
     n_weights = sum(layer.n_out * layer.n_in for layer in net.layers)
     if names is None:
         names = n_weights <= 12
-    fig, ax = _figure(ax, figsize=(2.4 * len(sizes) + 1, 1.3 * min(max(sizes), max_neurons) + 1.5))
+    fig, ax = _figure(ax, figsize=(1.9 * len(sizes) + 0.6, 1.25 * min(max(sizes), max_neurons) + 1.4))
     cols = _neuron_positions(sizes, max_neurons)
     weights = [layer.W.astype(np.float64) for layer in net.layers]
     biggest = max(float(np.max(np.abs(W))) for W in weights) or 1.0
