@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlp"
-CORE_ORDER = ["_registry", "_validation", "activations", "losses", "init", "layers", "network"]
+CORE_ORDER = ["_registry", "_validation", "activations", "losses", "init", "layers", "_fast", "network"]
 OUTSIDE = {"symbolic", "plots", "cli", "sklearn", "interop", "io", "demo", "xor_story",
            "diagnostics", "exercises", "data"}
 

@@ -7,6 +7,7 @@ that use them.
 """
 
 from . import activations, datasets, init, losses, plots, symbolic  # plots/symbolic: lazy extras
+from ._fast import fast_paths
 from .activations import Activation
 from .collapse import collapse, linear_baseline
 from .diagnostics import diagnose
@@ -24,4 +25,5 @@ __all__ = [
     "Loss", "MSE", "Network", "Trace", "activations", "collapse", "datasets", "gradcheck",
     "init", "linear_baseline", "losses", "__version__", "load", "load_checkpoint", "save",
     "ParamTrace", "check_activation", "check_layer", "diagnose", "plots", "symbolic",
+    "fast_paths",
 ]

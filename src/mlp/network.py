@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _fast
 from . import init as _init
 from . import losses as _losses
 from ._validation import check_sample_weight, check_X, check_y
@@ -201,6 +202,10 @@ class Network:
 
     def __call__(self, X) -> np.ndarray:
         """ŷ for one example ``x`` of shape (n_in,) → (n_out,), or a batch (n, n_in) → (n, n_out)."""
+        if _fast.ENABLED:   # one valid example, nothing cached; equal to the lines below (test_fast.py)
+            y_hat = _fast.predict_one(self, X)
+            if y_hat is not None:
+                return y_hat
         X2, single = check_X(X, self.n_in, self.dtype)
         y_hat = self.forward(X2)
         return y_hat[0] if single else y_hat
@@ -270,6 +275,8 @@ class Network:
 
     def _loss_and_grad(self, X, y, loss, sample_weight=None) -> float:
         """``loss_and_grad`` on already validated arrays (the training loop's entry)."""
+        if _fast.ENABLED:   # reused buffers, fused kernels; equal to the lines below (test_fast.py)
+            return _fast.loss_and_grad(self, X, y, loss, sample_weight)
         y_hat = self.forward(X)
         if loss.fused:
             # softmax + cross-entropy / sigmoid + binary cross-entropy: δ_out = (p − y)/n,

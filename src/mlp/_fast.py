@@ -1,0 +1,341 @@
+"""Fast paths beside the plain ones: same numbers, fewer temporaries and Python calls.
+
+This module owns the speed-ups of the training step and of one-example prediction.
+It does not own any formula: every kernel here computes exactly what the plain
+code in ``layers.py``, ``activations.py``, ``losses.py`` and ``network.py`` computes,
+and ``tests/test_fast.py`` proves the two equal (to rounding) on every activation,
+loss, dtype and batch size. ``with mlp.fast_paths(False):`` switches the plain
+path back on, for a test or to rule the fast path out when something looks wrong.
+
+What is fast here, and why it is the same computation:
+
+* ``loss_and_grad`` (the training step, ``Network._loss_and_grad``) writes every
+  layer's z, h and ∂loss/∂h into buffers kept per batch size (``Workspace``) with
+  ``np.matmul(..., out=)`` and in-place ufuncs, instead of allocating a dozen
+  arrays per batch. ReLU's backward is an in-place multiply by the mask z > 0;
+  the bias gradient Σₙ δ is the product 1ᵀ δ; the first layer never computes
+  ∂loss/∂x. The layers' caches (``x``, ``z``, ``h``, ``delta``) and the gradients
+  are filled exactly as by the plain path — but the cached arrays are these
+  buffers, overwritten by the next batch of the same size.
+* softmax + cross-entropy on integer labels is one fused kernel: p = softmax(z)
+  is computed once (it is the output layer's ``h``), the loss is
+  Σₙ (log Σₖ e^(zₙₖ) − zₙ,yₙ) / n and δ = (p − onehot(y)) / n, without building
+  the one-hot matrix. Logits are shifted by their overall maximum when all of
+  them lie within 60 of it (then no row can underflow), else by each row's
+  maximum as in ``activations.Softmax``; logits of ±1e4 stay finite.
+* ``predict_one`` (``net(x)`` and ``net.predict(x)`` for one example of shape
+  (n_in,)) validates the example (width, real numbers, all finite — anything
+  else goes to the plain path, which raises its usual error) and then runs the
+  layers without caching them. A network with at most ``PYTHON_MAX_PARAMS``
+  parameters (the lecture's 2-2-1 XOR net) runs in plain Python floats, which
+  for a handful of numbers is several times cheaper than any array call; the
+  result is rounded to the network's dtype.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import operator
+
+import numpy as np
+
+from .activations import Identity, ReLU, Sigmoid, Softmax, Tanh
+from .losses import CrossEntropy
+
+# Switched by ``fast_paths``; read by Network at each call.
+ENABLED = True
+
+# Networks with at most this many parameters predict one example in Python floats.
+PYTHON_MAX_PARAMS = 64
+
+# Workspaces kept per network (one per batch size: a fit needs the batch size and
+# the smaller last batch of an epoch).
+MAX_WORKSPACES = 3
+
+# Overall-max shift is safe when every logit lies within this of the maximum:
+# e^(−60) ≈ 1e−26 is far above float32's smallest normal number (≈ 1e−38).
+_SHIFT_RANGE = 60.0
+
+
+@contextlib.contextmanager
+def fast_paths(enabled: bool = True):
+    """Context manager switching mlp's fast paths on or off (they are on by default).
+
+    Inside ``with mlp.fast_paths(False):`` training steps and one-example
+    predictions take the plain, allocating path: the same numbers, more slowly.
+
+    Examples
+    --------
+    >>> import numpy as np, mlp
+    >>> net = mlp.Network.from_sizes([2, 2, 1], seed=0)
+    >>> x = np.array([1.0, 0.0])
+    >>> with mlp.fast_paths(False):
+    ...     plain = net(x)
+    >>> bool(np.allclose(net(x), plain))
+    True
+    """
+    global ENABLED
+    previous = ENABLED
+    ENABLED = bool(enabled)
+    try:
+        yield
+    finally:
+        ENABLED = previous
+
+
+# -- the training step -----------------------------------------------------------------------
+class Workspace:
+    """Buffers for one batch size: z, h (ReLU layers), ∂loss/∂h and the ReLU mask per layer."""
+
+    def __init__(self, layers, n: int, dtype):
+        self.n = n
+        self.z = [np.empty((n, layer.n_out), dtype) for layer in layers]
+        self.h = [np.empty((n, layer.n_out), dtype) if isinstance(layer.activation, (ReLU, Softmax))
+                  else None for layer in layers]
+        self.g = [np.empty((n, layer.n_out), dtype) for layer in layers]
+        self.mask = [np.empty((n, layer.n_out), bool) if isinstance(layer.activation, ReLU) else None
+                     for layer in layers]
+        self.ones = np.ones(n, dtype)
+        self.rows = np.arange(n)
+
+
+def workspace(net, n: int) -> Workspace:
+    """The network's buffers for batches of ``n`` examples (created on first use)."""
+    cache = net.__dict__.setdefault("_workspaces", {})
+    ws = cache.get(n)
+    if ws is None:
+        if len(cache) >= MAX_WORKSPACES:
+            cache.pop(next(iter(cache)))
+        ws = cache[n] = Workspace(net.layers, n, net.dtype)
+    return ws
+
+
+def loss_and_grad(net, X, y, loss, sample_weight=None) -> float:
+    """``Network._loss_and_grad`` with reused buffers (see the module docstring).
+
+    X : validated ndarray of shape (n, n_in); y : validated targets; returns the loss
+    and overwrites ``net.grads``.
+    """
+    layers = net.layers
+    n = X.shape[0]
+    ws = workspace(net, n)
+    last = len(layers) - 1
+
+    # forward: z = X Wᵀ + b into ws.z, h = σ(z) (in place for ReLU; z itself for identity)
+    h = X
+    for i, layer in enumerate(layers):
+        layer.x = h
+        z = ws.z[i]
+        np.matmul(h, layer._W.T, out=z)
+        z += layer._b
+        act = layer.activation
+        if isinstance(act, ReLU):
+            h = np.maximum(z, 0, out=ws.h[i])
+        elif isinstance(act, Identity):
+            h = z
+        elif isinstance(act, Softmax) and i == last and _labels_ce(loss, y, sample_weight):
+            h = ws.h[i]          # filled by the fused kernel below
+        else:
+            h = act(z)
+        layer.z, layer.h = z, h
+
+    # output: δ of the last layer
+    out = layers[last]
+    if _labels_ce(loss, y, sample_weight) and isinstance(out.activation, Softmax):
+        value, delta = _softmax_cross_entropy(out.z, y, ws.h[last], ws.g[last], ws.rows,
+                                              loss.reduction)
+    elif loss.fused:
+        value, delta = loss.value_and_delta(out.z, y, sample_weight)
+    else:
+        value = loss.value(out.h, y, sample_weight)
+        delta = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight))
+
+    # backward: dW = δᵀ x, db = 1ᵀ δ, ∂loss/∂h of the layer below = δ W (not for layer 1)
+    for i in range(last, -1, -1):
+        layer = layers[i]
+        layer.delta = delta
+        np.matmul(delta.T, layer.x, out=layer._dW)
+        np.matmul(ws.ones, delta, out=layer._db)
+        if i == 0:
+            break
+        below = layers[i - 1]
+        g = np.matmul(delta, layer._W, out=ws.g[i - 1])
+        act = below.activation
+        if isinstance(act, ReLU):
+            # ReLU′(z) = 1 for z > 0, else 0 (ReLU′(0) = 0 as on the slide): g ⊙ [z > 0]
+            delta = np.multiply(g, np.greater(below.z, 0, out=ws.mask[i - 1]), out=g)
+        elif isinstance(act, Identity):
+            delta = g
+        else:
+            delta = act.backward(below.z, below.h, g)
+    return value
+
+
+def _labels_ce(loss, y, sample_weight) -> bool:
+    """Whether the fused kernel applies: cross-entropy on integer labels, unweighted."""
+    return isinstance(loss, CrossEntropy) and y.ndim == 1 and sample_weight is None
+
+
+def _softmax_cross_entropy(z, labels, p, delta, rows, reduction):
+    """Loss and δ = (p − onehot(y)) / n of softmax cross-entropy, into ``p`` and ``delta``.
+
+    z : logits (n, k); labels : int (n,); p, delta : output buffers (n, k).
+    """
+    n = z.shape[0]
+    hi = float(z.max())
+    if hi - float(z.min()) <= _SHIFT_RANGE:
+        np.subtract(z, hi, out=p)
+        shift_total = n * hi
+    else:    # wide logits or non-finite values: per-row maximum, as activations.Softmax
+        m = z.max(axis=1, keepdims=True)
+        np.subtract(z, m, out=p)
+        shift_total = float(m.sum())
+    np.exp(p, out=p)
+    total = p.sum(axis=1)
+    picked = z[rows, labels]
+    # Σₙ −log pₙ,yₙ = Σₙ (log Σₖ e^(zₙₖ − shift) + shift − zₙ,yₙ)
+    value = float(np.log(total).sum()) + shift_total - float(picked.sum())
+    p /= total[:, None]
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    np.multiply(p, scale, out=delta)
+    delta[rows, labels] -= scale
+    return value * scale, delta
+
+
+# -- one example -----------------------------------------------------------------------------
+def _py_softmax(z):
+    m = max(z)
+    e = [math.exp(v - m) for v in z]
+    total = sum(e)
+    return [v / total for v in e]
+
+
+# σ on a list of Python floats, by activation class (others take the NumPy path).
+_PY_ACTIVATIONS = {
+    Identity: None,
+    ReLU: lambda z: [v if v > 0.0 else 0.0 for v in z],
+    Tanh: lambda z: [math.tanh(v) for v in z],
+    Sigmoid: lambda z: [1.0 / (1.0 + math.exp(-v)) if v >= 0.0 else math.exp(v) / (1.0 + math.exp(v))
+                        for v in z],
+    Softmax: _py_softmax,
+}
+
+_REAL_KINDS = frozenset("fiub")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class _Plan:
+    """What one-example prediction needs to know of a network, computed once per network.
+
+    Rebuilt whenever a layer or an activation object changes (``key``); the weights
+    themselves are always read afresh, so in-place changes of ``params`` are seen.
+    """
+
+    def __init__(self, net):
+        layers = net.layers
+        self.key = [(layer, layer.activation) for layer in layers]
+        self.n_in = layers[0].n_in
+        self.python = (net.n_params <= PYTHON_MAX_PARAMS
+                       and all(type(layer.activation) in _PY_ACTIVATIONS for layer in layers))
+        self.limit = _FLOAT32_MAX if net.dtype == np.float32 else math.inf
+        w_at, b_at, self.steps = 0, sum(layer.n_out * layer.n_in for layer in layers), []
+        for layer in layers:
+            rows = [(w_at + j * layer.n_in, w_at + (j + 1) * layer.n_in, b_at + j)
+                    for j in range(layer.n_out)]
+            self.steps.append((rows, _PY_ACTIVATIONS.get(type(layer.activation))))
+            w_at += layer.n_out * layer.n_in
+            b_at += layer.n_out
+        # The NumPy path: views of each layer's W and b (they live as long as the network).
+        self.dtype = net.dtype
+        last = len(layers) - 1
+        self.layers = [(layer._W, layer._b, _numpy_kind(layer.activation, i == last, layer.n_out),
+                        layer.activation) for i, layer in enumerate(layers)]
+
+
+_IDENTITY, _RELU, _SOFTMAX, _OTHER = range(4)
+
+
+def _numpy_kind(act, is_last, n_out):
+    if isinstance(act, ReLU):
+        return _RELU
+    if isinstance(act, Identity):
+        return _IDENTITY
+    if isinstance(act, Softmax) and is_last:
+        return _SOFTMAX
+    return _OTHER
+
+
+def _plan(net) -> _Plan:
+    plan = net.__dict__.get("_predict_plan")
+    if plan is None or plan.key != [(layer, layer.activation) for layer in net.layers]:
+        plan = net.__dict__["_predict_plan"] = _Plan(net)
+    return plan
+
+
+def predict_one(net, x):
+    """ŷ of shape (n_out,) for one valid example ``x`` of shape (n_in,), else ``None``.
+
+    ``None`` tells the caller to take the plain path (a batch, a wrong width, a
+    non-finite value, an unusual type — the plain path raises the right error).
+    """
+    plan = _plan(net)
+    if type(x) is np.ndarray:
+        if x.ndim != 1 or x.shape[0] != plan.n_in or x.dtype.kind not in _REAL_KINDS:
+            return None
+        if plan.python:
+            return _predict_python(net, plan, x.tolist())
+        return _predict_numpy(plan, x)
+    if plan.python and type(x) in (list, tuple) and len(x) == plan.n_in:
+        for v in x:
+            if type(v) is not float and type(v) is not int:
+                return None
+        return _predict_python(net, plan, x)
+    return None
+
+
+def _predict_python(net, plan, h):
+    """The forward pass in Python floats (tiny networks); ``None`` for a non-finite input.
+
+    An input that is finite in float64 but overflows the network's float32 counts
+    as non-finite, as in the plain path (which converts first).
+    """
+    limit = plan.limit
+    for v in h:
+        if not abs(v) <= limit:        # NaN fails this too
+            return None
+    p = net._params.tolist()
+    for rows, act in plan.steps:
+        # z_j = b_j + Σ_k w_jk h_k
+        h = [p[b] + sum(map(operator.mul, p[start:stop], h)) for start, stop, b in rows]
+        if act is not None:
+            h = act(h)
+    return np.array(h, net.dtype)
+
+
+def _predict_numpy(plan, x):
+    """The forward pass for one example with matrix–vector products, nothing cached;
+    ``None`` for a non-finite input."""
+    h = x.astype(plan.dtype, copy=False)
+    first = True
+    for W, b, kind, act in plan.layers:
+        z = W @ h
+        z += b
+        if first:
+            # A NaN or ±inf anywhere in x makes every z_j = Σ_k w_jk x_k + b_j NaN or ±inf
+            # (inf·0 is NaN), so z_1 finite proves x finite. z_1 not finite: x is not, or
+            # the sum overflowed — the plain path decides which.
+            if not math.isfinite(z[0]):
+                return None
+            first = False
+        if kind == _RELU:
+            h = np.maximum(z, 0, out=z)
+        elif kind == _IDENTITY:
+            h = z
+        elif kind == _SOFTMAX and z @ z < _SHIFT_RANGE ** 2:
+            # every |z_k| < 60: e^z neither overflows nor underflows, no shift needed
+            h = np.exp(z, out=z)
+            h /= h.sum()
+        else:
+            h = act(z)
+    return h
