@@ -157,6 +157,14 @@ def decision_boundary(net, X, y=None, *, ax=None, resolution: int = 200, padding
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import mlp
+    >>> from mlp.xor_story import hand_made_net
+    >>> fig = decision_boundary(hand_made_net(), *mlp.datasets.xor(), resolution=50)
+    >>> fig.axes[0].get_title()
+    'decision boundary'
     """
     X2 = _as_2d(X)
     if net.n_in != 2 or X2.shape[1] != 2:
@@ -244,6 +252,14 @@ def hidden_space(net, X, y=None, layer: int = 1, *, ax=None, annotate: bool | No
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import mlp
+    >>> from mlp.xor_story import hand_made_net
+    >>> fig = hidden_space(hand_made_net(), *mlp.datasets.xor(), resolution=50)
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['(0, 0)', '(0, 1) (1, 0)', '(1, 1)']
     """
     X2 = _as_2d(X)
     H = hidden_values(net, X2, layer)
@@ -426,6 +442,13 @@ def network_diagram(net, *, ax=None, maps: bool | None = None, resolution: int =
     matplotlib.figure.Figure
         The edges are one ``LineCollection`` with gid ``"weights"``, segment i
         being the weight ``net.param_names()[i]`` (for layers not cut).
+
+    Examples
+    --------
+    >>> from mlp.xor_story import hand_made_net
+    >>> fig = network_diagram(hand_made_net(), resolution=10)
+    >>> [len(c.get_segments()) for c in fig.axes[0].collections if c.get_gid() == "weights"]
+    [6]
     """
     mpl = _mpl()
     from matplotlib.collections import LineCollection
