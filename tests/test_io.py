@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -413,3 +414,90 @@ def test_save_into_a_missing_folder(tmp_path):
         mlp.save(_net(), tmp_path / "no" / "such" / "folder" / "m.safetensors")
     with pytest.raises(IsADirectoryError):
         mlp.save(_net(), tmp_path)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@pytest.mark.parametrize("optimizer, extra", [
+    ("adam", {}),
+    ("momentum", {"dropout": 0.2}),
+    ("rmsprop", {"weight_decay": 1e-3, "validation_split": 0.25}),
+    ("sgd", {"schedule": "cosine"}),
+])
+def test_checkpoint_resume_is_bit_identical(tmp_path, optimizer, extra):
+    X, y = mlp.datasets.spirals(n=120, seed=0)
+    options = dict(loss="cross_entropy", optimizer=optimizer, lr=0.01, batch_size=16, seed=7,
+                   progress=False, **extra)
+    more = {k: v for k, v in options.items() if k != "seed"}   # a new seed would restart the generator
+
+    def fresh():
+        return mlp.Network.from_sizes([2, 16, 16, 2], hidden="relu", output="softmax", seed=1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # "loss still falling: raise epochs"
+        continued = fresh()                      # in memory: fit 5, fit 5 more
+        continued.fit(X, y, epochs=5, **options)
+        continued.fit(X, y, epochs=5, **more)
+
+        half = fresh()                           # through a file: fit 5, save, load, fit 5 more
+        half.fit(X, y, epochs=5, **options)
+        path = tmp_path / "half.ckpt.safetensors"
+        mlp.save(half, path, train_state=half.train_state)
+        del half
+        resumed = mlp.load_checkpoint(path)
+        assert resumed.train_state.epoch == 5
+        resumed.fit(X, y, epochs=5, **more)
+
+        straight = fresh()                       # without stopping: fit 10
+        straight.fit(X, y, epochs=10, **options)
+
+    np.testing.assert_array_equal(resumed.params, continued.params)
+    assert resumed.history.loss == continued.history.loss
+    assert resumed.train_state.step == continued.train_state.step
+    if "schedule" not in extra:    # a schedule spans the epochs of the fit call that set it
+        np.testing.assert_array_equal(resumed.params, straight.params)
+        assert resumed.history.loss == straight.history.loss
+
+
+def test_checkpoint_holds_optimiser_and_generator_state(tmp_path):
+    X, y = mlp.datasets.moons(n=64, seed=0)
+    net = mlp.Network.from_sizes([2, 8, 2], output="softmax", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.fit(X, y, epochs=3, optimizer="adam", batch_size=8, seed=0, progress=False)
+    path = tmp_path / "ckpt.safetensors"
+    mlp.save(net, path, train_state=net.train_state)
+    back = mlp.load_checkpoint(path).train_state
+    state = net.train_state
+    assert type(back.optimizer) is type(state.optimizer) and back.optimizer.t == state.optimizer.t
+    assert back.optimizer.betas == state.optimizer.betas            # a tuple stays a tuple
+    np.testing.assert_array_equal(back.optimizer.m, state.optimizer.m)
+    np.testing.assert_array_equal(back.optimizer.v, state.optimizer.v)
+    assert back.rng.bit_generator.state == state.rng.bit_generator.state
+    assert back.rng.random() == state.rng.random()
+    assert back.history.loss == state.history.loss
+    # A checkpoint is also a model file.
+    np.testing.assert_array_equal(mlp.load(path).params, net.params)
+
+
+def test_checkpoint_with_a_hostile_training_state(tmp_path):
+    X, y = mlp.datasets.moons(n=32, seed=0)
+    net = mlp.Network.from_sizes([2, 4, 2], output="softmax", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.fit(X, y, epochs=1, progress=False)
+    path = tmp_path / "ckpt.safetensors"
+    mlp.save(net, path, train_state=net.train_state)
+    tensors, meta = read_safetensors(path)
+    state = json.loads(meta["train_state"])
+    state["optimizer"]["m"] = {"__tensor__": "layers.0.weight.elsewhere"}
+    meta["train_state"] = json.dumps(state)
+    write_safetensors(tmp_path / "bad.safetensors", tensors, meta)
+    with pytest.raises(ValueError, match="missing tensor"):
+        mlp.load_checkpoint(tmp_path / "bad.safetensors")
+    state["optimizer"] = {"name": "os.system"}
+    meta["train_state"] = json.dumps(state)
+    write_safetensors(tmp_path / "bad2.safetensors", tensors, meta)
+    with pytest.raises(ValueError, match="training state"):
+        mlp.load_checkpoint(tmp_path / "bad2.safetensors")

@@ -269,11 +269,14 @@ class _StopOnSignal:
         return StopRequested()
 
 
-def _save_quietly(save, *args, **kwargs) -> None:
+def _save_quietly(save, net, path, **kwargs) -> None:
     """Save with Ctrl-C ignored, so that an impatient second Ctrl-C cannot interrupt the write."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        save(*args, **kwargs)
+        save(net, path, **kwargs)
+    except OSError as exc:
+        raise CLIError(f"{path}: could not save ({(exc.strerror or str(exc)).lower()}); "
+                       "an earlier file there is unchanged") from None
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -402,9 +405,15 @@ def _train(args) -> int:
     fit_kwargs = {"loss": loss, "progress": args.progress}
     if completed == 0:
         fit_kwargs["seed"] = seed
-    if args.optimizer is not None or completed == 0:
-        fit_kwargs["optimizer"] = args.optimizer or metadata["optimizer"] or "adam"
-        metadata["optimizer"] = fit_kwargs["optimizer"]
+    if completed == 0:
+        fit_kwargs["optimizer"] = args.optimizer or "adam"
+    else:
+        # The checkpoint's optimiser object, moments and all (a name would start a fresh one).
+        previous = net.train_state.optimizer
+        if args.optimizer is not None and previous is not None and args.optimizer != previous.name:
+            raise CLIError(f"--optimizer {args.optimizer} differs from the checkpoint's {previous.name}")
+        fit_kwargs["optimizer"] = previous if previous is not None else (args.optimizer or "adam")
+    metadata["optimizer"] = getattr(fit_kwargs["optimizer"], "name", fit_kwargs["optimizer"])
     for key, value in (("lr", args.lr), ("batch_size", args.batch_size), ("patience", args.patience),
                        ("weight_decay", args.weight_decay)):
         if value is not None:
@@ -416,16 +425,16 @@ def _train(args) -> int:
     if args.early_stopping:
         fit_kwargs["early_stopping"] = True
 
-    if not args.quiet:
-        what = f"resuming at epoch {completed} of " if completed else ""
-        _note(f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
-              f"{data.source}: {X_tr.shape[0]} examples"
-              + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
-              + " (Ctrl-C saves a checkpoint)")
     start = time.perf_counter()
     stop = _StopOnSignal()
     interrupted = False
-    with stop:
+    with stop:     # from here on, Ctrl-C ends in a checkpoint
+        if not args.quiet:
+            what = f"resuming at epoch {completed} of " if completed else ""
+            _note(f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
+                  f"{data.source}: {X_tr.shape[0]} examples"
+                  + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
+                  + " (Ctrl-C saves a checkpoint)")
         if remaining is None or remaining > 0:
             callbacks = [stop.callback()]
             if args.checkpoint_every:
@@ -457,6 +466,9 @@ def _train(args) -> int:
     metadata["final"] = final
 
     if interrupted:
+        if getattr(net, "train_state", None) is None:
+            _note("mlp: interrupted before the first epoch; nothing saved")
+            return EXIT_INTERRUPTED
         _save_quietly(io.save, net, checkpoint, history=history, train_state=net.train_state)
         _note(f"mlp: interrupted after epoch {done}: checkpoint saved to {checkpoint}")
         _note(f"mlp: resume with: {_resume_command(argv, checkpoint)}")
@@ -859,11 +871,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the ``mlp`` command; return its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Library warnings ("loss still falling: raise epochs") as one plain line each.
-    warnings.formatwarning = lambda message, *args, **kwargs: f"mlp: warning: {_one_line(message)}\n"
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
+    # Library warnings ("loss still falling: raise epochs") as one plain line each.
+    previous_format = warnings.formatwarning
+    warnings.formatwarning = lambda message, *args, **kwargs: f"mlp: warning: {_one_line(message)}\n"
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
@@ -885,6 +898,8 @@ def main(argv=None) -> int:
             text = f"internal error ({type(exc).__name__}): {text} (MLP_DEBUG=1 shows the traceback)"
         _note(f"mlp: error: {text}")
         return EXIT_ERROR
+    finally:
+        warnings.formatwarning = previous_format
 
 
 if __name__ == "__main__":
