@@ -36,6 +36,8 @@ def test_the_printed_story(story):
         assert expected in text, expected
     for seed in r["failed_seeds"]:
         assert f"seed {seed}: stuck at" in text
+    if r["fit_from_stuck"] is not None:
+        assert f"from the stuck seed {r['failed_seeds'][0]}" in text
     for path in r["figures"]:
         assert str(path) in text
 

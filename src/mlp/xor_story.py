@@ -4,8 +4,9 @@
 2. The hand-made ReLU net (W(1) = [[1, 1], [2, 2]], b(1) = [−1, −1], ŷ = −3 h1 + h2)
    does: its trace, and the hidden space where (0,1) and (1,0) land on one point.
 3. Without the ReLU the two layers collapse to one affine map W x + b.
-4. Gradient descent on ½ Σ (ŷ − y)² finds a solution from random weights — or gets
-   stuck with a dead ReLU, which ``mlp.diagnose`` shows; a new random start then works.
+4. Gradient descent on ½ Σ (ŷ − y)² (the lecture's loop) finds a solution from random
+   weights — or gets stuck with a dead ReLU, which ``mlp.diagnose`` shows; a new random
+   start then works, and so does ``net.fit`` from the stuck start (it revives dead ReLUs).
 5. ∂ŷ/∂w1 written out by SymPy as on the slide, and the symbolic gradient of f_MSE
    checked against backpropagation and finite differences for every parameter.
 
@@ -55,21 +56,10 @@ def _cases(expr) -> str:
     return ";  ".join(pieces).replace("<=", "≤").replace(">=", "≥")
 
 
-def _train(net, X, y, lr: float, epochs: int, every: int):
-    """Full-batch gradient descent on ½ Σ (ŷ − y)²: ``net.fit`` when it exists, else the
-    lecture's loop ``params ← params − lr · ∂f/∂params``. Returns (losses, snapshots)."""
+def _gradient_descent(net, X, y, lr: float, epochs: int, every: int):
+    """The lecture's loop, full batch: ``params ← params − lr · ∂f/∂params`` with
+    f = ½ Σ (ŷ − y)². Returns (losses per epoch, [(epoch, params), …] every ``every``)."""
     snapshots = [(0, net.params.copy())]
-    if hasattr(net, "fit"):
-        from .callbacks import Callback
-
-        class Snapshots(Callback):
-            def on_epoch_end(self, epoch, history):
-                if epoch % every == 0:
-                    snapshots.append((epoch, self.network.params.copy()))
-
-        history = net.fit(X, y, loss=MSE("half_sum"), optimizer="gd", lr=lr, epochs=epochs,
-                          batch_size=len(X), seed=0, progress=False, callbacks=[Snapshots()])
-        return list(history.loss), snapshots
     losses = []
     for epoch in range(1, epochs + 1):
         losses.append(net.loss_and_grad(X, y, MSE("half_sum")))
@@ -98,7 +88,8 @@ def run(out_dir="mlp-out", print=builtins.print, *, figures: bool = True, animat
     dict
         ``figures`` (list of paths written), ``linear``, ``hand_made``, ``collapsed`` and
         ``trained`` predictions on the four inputs, ``seed`` of the successful start,
-        ``failed_seeds``, ``symbolic_error`` (max |symbolic − backprop| or None).
+        ``failed_seeds``, ``fit_from_stuck`` (``net.fit``'s predictions from the first
+        failed start, or None), ``symbolic_error`` (max |symbolic − backprop| or None).
     """
     X, y = datasets.xor()
     out = Path(out_dir)
@@ -174,7 +165,7 @@ def run(out_dir="mlp-out", print=builtins.print, *, figures: bool = True, animat
     for seed in SEEDS:
         candidate = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=seed, dtype=np.float64)
         start = candidate.copy()
-        losses, snapshots = _train(candidate, X, y, LR, EPOCHS, every=EPOCHS // 12)
+        losses, snapshots = _gradient_descent(candidate, X, y, LR, EPOCHS, every=EPOCHS // 12)
         solved = bool(np.all(np.abs(candidate(X) - y) < 0.1))
         if solved:
             trained, seed_used = candidate, seed
@@ -208,6 +199,19 @@ def run(out_dir="mlp-out", print=builtins.print, *, figures: bool = True, animat
             figure("xor_training.gif", lambda p: plots.training_animation(
                 start, X, y, snapshots, path=p, resolution=50, fps=6,
                 losses=[losses[0]] + [losses[e - 1] for e, _ in snapshots[1:]]))
+
+    result["fit_from_stuck"] = None
+    if failed and hasattr(Network, "fit"):
+        stuck = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=failed[0], dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")       # fit's advice on epochs is not the point here
+            history = stuck.fit(X, y, loss=MSE("half_sum"), optimizer="gd", lr=LR, epochs=EPOCHS,
+                                batch_size=len(X), seed=0, progress=False)
+        result["fit_from_stuck"] = stuck(X)[:, 0]
+        print(f"   net.fit(X, y, optimizer='gd', lr={LR}, epochs={EPOCHS}) from the stuck seed {failed[0]}: "
+              f"f = {history.loss[-1]:.3g}, predictions {_row(result['fit_from_stuck'])}")
+        print("   (fit revives a ReLU that is 0 on every example: new input weights, zero outgoing")
+        print("   weights — the function is unchanged, but the unit can learn again)")
 
     # 5. ------------------------------------------------------------------------------------
     section("5. The chain rule, symbolically: ∂ŷ/∂w1")
