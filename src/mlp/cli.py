@@ -257,12 +257,18 @@ class _StopOnSignal:
         signal.signal(signal.SIGINT, self._previous)
         return False
 
-    def callback(self):
+    def callback(self, note: str | None = None):
+        """A callback that stops at the end of the epoch after a Ctrl-C; it prints ``note``
+        once fit has accepted its arguments (so that an argument error stays one line)."""
         from .callbacks import Callback
 
         stopper = self
 
         class StopRequested(Callback):
+            def on_train_begin(self, history):
+                if note:
+                    _note(note)
+
             def on_epoch_end(self, epoch, history):
                 return True if stopper.requested else None
 
@@ -306,11 +312,18 @@ def _train(args) -> int:
     import numpy as np
 
     from . import datasets, io
+    from . import init as _init
+    from . import optimizers as _optimizers
     from .data import StandardScaler, load_data
     from .network import Network
 
     argv = list(getattr(args, "argv", []))
     out = args.out
+    # Names are checked before any work, so that a typo costs nothing.
+    if args.optimizer is not None and args.optimizer not in _optimizers.OPTIMIZERS:
+        raise CLIError(f"unknown optimizer {args.optimizer!r}; known: {', '.join(_optimizers.names())}")
+    if args.init not in _init.INITIALIZERS:
+        raise CLIError(f"unknown initialiser {args.init!r}; known: {', '.join(_init.INITIALIZERS.names())}")
     checkpoint = args.checkpoint or _checkpoint_path(out)
     _check_out_folder(out)
     if args.checkpoint or args.checkpoint_every:
@@ -428,15 +441,16 @@ def _train(args) -> int:
     start = time.perf_counter()
     stop = _StopOnSignal()
     interrupted = False
+    note = None
+    if not args.quiet:
+        what = f"resuming at epoch {completed} of " if completed else ""
+        note = (f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
+                f"{data.source}: {X_tr.shape[0]} examples"
+                + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
+                + " (Ctrl-C saves a checkpoint)")
     with stop:     # from here on, Ctrl-C ends in a checkpoint
-        if not args.quiet:
-            what = f"resuming at epoch {completed} of " if completed else ""
-            _note(f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
-                  f"{data.source}: {X_tr.shape[0]} examples"
-                  + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
-                  + " (Ctrl-C saves a checkpoint)")
         if remaining is None or remaining > 0:
-            callbacks = [stop.callback()]
+            callbacks = [stop.callback(note)]
             if args.checkpoint_every:
                 from .callbacks import Checkpoint
 
@@ -701,7 +715,10 @@ def _info(args) -> int:
         _out(f"history       {summary['history_epochs']} epochs recorded")
     if state is not None:
         at = f" at epoch {epoch}" if isinstance(epoch, int) else ""
-        _out(f"checkpoint    yes{at}: continue with mlp train DATA … --resume {args.model}")
+        command = meta.get("command")
+        how = (_resume_command(shlex.split(command)[1:], args.model) if isinstance(command, str)
+               and command.startswith("mlp train") else f"mlp train DATA … --resume {args.model}")
+        _out(f"checkpoint    yes{at}: continue with {how}")
     return 0
 
 
@@ -815,7 +832,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue training from a checkpoint (same DATA); bit-identical to not stopping")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print nothing on success (no progress, summary or warnings)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("predict", help="predict DATA with a saved model",
@@ -878,7 +896,10 @@ def main(argv=None) -> int:
     previous_format = warnings.formatwarning
     warnings.formatwarning = lambda message, *args, **kwargs: f"mlp: warning: {_one_line(message)}\n"
     try:
-        return args.func(args) or 0
+        with warnings.catch_warnings():
+            if getattr(args, "quiet", False):
+                warnings.simplefilter("ignore")
+            return args.func(args) or 0
     except KeyboardInterrupt:
         _note("mlp: interrupted")
         return EXIT_INTERRUPTED
