@@ -501,3 +501,28 @@ def test_checkpoint_with_a_hostile_training_state(tmp_path):
     write_safetensors(tmp_path / "bad2.safetensors", tensors, meta)
     with pytest.raises(ValueError, match="training state"):
         mlp.load_checkpoint(tmp_path / "bad2.safetensors")
+
+
+@pytest.mark.parametrize("tamper, words", [
+    (lambda st: st["rng"].update(bit_generator="seed"), "random generator"),     # np.random.seed()
+    (lambda st: st["optimizer"].update(lr="0.1; rm -rf"), "training state"),
+    (lambda st: st.update(history={"loss": 5}), "training state"),
+    (lambda st: st.update(epoch={"__float__": "inf"}), "training state"),
+])
+def test_checkpoint_state_is_validated_before_use(tmp_path, tamper, words):
+    X, y = mlp.datasets.moons(n=32, seed=0)
+    net = mlp.Network.from_sizes([2, 4, 2], output="softmax", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.fit(X, y, epochs=1, progress=False)
+    path = tmp_path / "ckpt.safetensors"
+    mlp.save(net, path, train_state=net.train_state)
+    tensors, meta = read_safetensors(path)
+    state = json.loads(meta["train_state"])
+    tamper(state)
+    meta["train_state"] = json.dumps(state)
+    write_safetensors(tmp_path / "bad.safetensors", tensors, meta)
+    before = np.random.get_state()[1].copy()
+    with pytest.raises(ValueError, match=words):
+        mlp.load_checkpoint(tmp_path / "bad.safetensors")
+    np.testing.assert_array_equal(np.random.get_state()[1], before)    # global state untouched

@@ -685,8 +685,8 @@ def _history_from(hist, path):
         return hist
     try:
         return History.from_dict(hist)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise _bad(path, f"history: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
+        raise _bad(path, f"history: {_one_line(exc)}") from None
 
 
 def load(path) -> Network:
@@ -749,16 +749,62 @@ def load_checkpoint(path) -> Network:
         raise _bad(path, "it is a model without training state, not a checkpoint "
                          "(save with train_state=net.train_state)")
     state = _decode_state(info["train_state"], tensors, path)
+    _check_state(state, net, path)
     from .training import TrainState
 
     try:
         net.train_state = TrainState.from_state_dict(state, net) \
             if hasattr(TrainState, "from_state_dict") else _load_into_new(TrainState, state)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise _bad(path, f"training state: {exc}") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
+        raise _bad(path, f"training state: {_one_line(exc)}") from None
     if net.history is None:
         net.history = getattr(net.train_state, "history", None)
     return net
+
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _plain_value(v) -> bool:
+    if v is None or isinstance(v, (bool, int, float, str, np.generic)):
+        return True
+    return isinstance(v, (list, tuple)) and all(_plain_value(x) for x in v)
+
+
+def _has_text(v) -> bool:
+    return isinstance(v, str) or (isinstance(v, (list, tuple)) and any(_has_text(x) for x in v))
+
+
+def _check_state(state, net, path) -> None:
+    """What a checkpoint's training state may hold before anything is built from it: a known
+    random generator, optimiser buffers shaped like the parameters, plain hyper-parameters."""
+    if not isinstance(state, dict):
+        raise _bad(path, "training state must be an object")
+    rng = state.get("rng")
+    if rng is not None and (not isinstance(rng, dict) or rng.get("bit_generator") not in _BIT_GENERATORS):
+        raise _bad(path, f"training state: the random generator must be one of {', '.join(_BIT_GENERATORS)}")
+    for part in ("optimizer", "schedule", "loss"):
+        entry = state.get(part)
+        if entry is None:
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise _bad(path, f"training state: {part} must be an object with a name")
+        for key, value in entry.items():
+            if isinstance(value, np.ndarray):
+                if value.shape != (net.n_params,) or value.dtype.kind != "f":
+                    raise _bad(path, f"training state: {part} {key} has shape {list(value.shape)} and "
+                                     f"dtype {value.dtype}, expected ({net.n_params},) floats")
+            elif not _plain_value(value) or (part == "optimizer" and key != "name" and _has_text(value)):
+                raise _bad(path, f"training state: {part} {key} is not a plain "
+                                 f"{'number' if part == 'optimizer' else 'value'}")
+    for key in ("best_params", "resume_params"):
+        value = state.get(key)
+        if value is not None and (not isinstance(value, np.ndarray) or value.shape != (net.n_params,)):
+            raise _bad(path, f"training state: {key} must have shape ({net.n_params},)")
 
 
 def _load_into_new(cls, state):
