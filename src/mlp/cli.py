@@ -24,6 +24,7 @@ import secrets
 import shlex
 import signal
 import sys
+import threading
 import time
 import warnings
 
@@ -250,11 +251,13 @@ class _StopOnSignal:
         raise KeyboardInterrupt
 
     def __enter__(self):
-        self._previous = signal.signal(signal.SIGINT, self._handler)
+        if threading.current_thread() is threading.main_thread():   # signals reach the main thread only
+            self._previous = signal.signal(signal.SIGINT, self._handler)
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._previous)
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
         return False
 
     def callback(self, note: str | None = None):
@@ -277,14 +280,16 @@ class _StopOnSignal:
 
 def _save_quietly(save, net, path, **kwargs) -> None:
     """Save with Ctrl-C ignored, so that an impatient second Ctrl-C cannot interrupt the write."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         save(net, path, **kwargs)
     except OSError as exc:
         raise CLIError(f"{path}: could not save ({(exc.strerror or str(exc)).lower()}); "
                        "an earlier file there is unchanged") from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _resume_command(argv: list[str], checkpoint: str) -> str:
