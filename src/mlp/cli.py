@@ -196,8 +196,10 @@ def _targets_for(loss: str, y, n_out: int, dtype):
 def _model_inputs(net, data, source: str):
     if data.n_features != net.n_in:
         names = ", ".join(data.feature_names[:8]) + (" …" if data.n_features > 8 else "")
+        hint = " (if one of them is the target, name it with --target COLUMN)" \
+            if data.n_features == net.n_in + 1 else ""
         raise CLIError(f"the model takes {net.n_in} input features but {source} has "
-                       f"{data.n_features} ({names})")
+                       f"{data.n_features} ({names}){hint}")
     X = data.X
     if net.scaler is not None:
         X = net.scaler.transform(X)
