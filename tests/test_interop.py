@@ -335,18 +335,22 @@ def test_cli_export(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     torch = pytest.importorskip("torch")
     from mlp.cli import main
+    from mlp.data import StandardScaler
     net = make_net("sigmoid", "identity", sizes=(3, 4, 2))
-    mlp.save(net, tmp_path / "model.safetensors")
+    X = 2 + 3 * random_inputs(3)
+    scaler = StandardScaler.fit(X)
+    expected = net(scaler.transform(X))
+    mlp.save(net, tmp_path / "model.safetensors", scaler=scaler)
     assert main(["export", str(tmp_path / "model.safetensors"), "--format", "onnx",
                  "--out", str(tmp_path / "m.onnx")]) == 0
-    assert "wrote" in capsys.readouterr().out
-    X = random_inputs(3)
-    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X), net(X), **TOL)
+    assert "input scaling folded" in capsys.readouterr().out
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X), expected, **TOL)
     assert main(["export", str(tmp_path / "model.safetensors"), "--format", "torch",
                  "--out", str(tmp_path / "m.pt")]) == 0
+    assert "weights_only=False" in capsys.readouterr().err
     module = torch.load(tmp_path / "m.pt", weights_only=False)
     with torch.no_grad():
-        np.testing.assert_allclose(module(torch.from_numpy(X)).numpy(), net(X), **TOL)
+        np.testing.assert_allclose(module(torch.from_numpy(X)).numpy(), expected, **TOL)
     assert main(["export", str(tmp_path / "missing.safetensors"), "--format", "onnx",
                  "--out", str(tmp_path / "x.onnx")]) == 1
     assert "no such model file" in capsys.readouterr().err

@@ -644,12 +644,11 @@ def _evaluate(args) -> int:
 def _export(args) -> int:
     from .interop import export
 
-    if not os.path.exists(args.model):
-        raise CLIError(f"{args.model}: no such model file")
+    net = _load_model(args.model)
     _check_out_folder(args.out)
-    net = export(args.model, args.out, args.format)
-    _out(f"wrote {args.out} ({args.format}, {'-'.join(map(str, net.sizes))}, "
-         f"{net.dtype.name}{', input scaling folded into layer 1' if net.scaler is not None else ''})")
+    export(net, args.out, args.format)
+    folded = ", input scaling folded into layer 1" if net.scaler is not None else ""
+    _out(f"wrote {args.out} ({args.format}, {'-'.join(map(str, net.sizes))}, {net.dtype.name}{folded})")
     if args.format == "torch":
         _note(f"load it with torch.load({args.out!r}, weights_only=False) (a pickled nn.Sequential)")
     return 0
