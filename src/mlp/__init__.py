@@ -6,7 +6,18 @@ symbolic algebra, scikit-learn and PyTorch are imported only by the functions
 that use them.
 """
 
-from . import activations, datasets, init, losses, plots, symbolic  # plots/symbolic: lazy extras
+from . import (  # plots/symbolic: lazy extras
+    activations,
+    callbacks,
+    datasets,
+    init,
+    losses,
+    optimizers,
+    plots,
+    schedules,
+    symbolic,
+    training,
+)
 from ._fast import fast_paths
 from .activations import Activation
 from .collapse import collapse, linear_baseline
@@ -17,6 +28,7 @@ from .io import load, load_checkpoint, save
 from .layers import Dense
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from .network import LayerTrace, Network, ParamTrace, Trace
+from .training import History, TrainingDiverged
 
 __version__ = "0.1.0"
 
@@ -25,5 +37,5 @@ __all__ = [
     "Loss", "MSE", "Network", "Trace", "activations", "collapse", "datasets", "gradcheck",
     "init", "linear_baseline", "losses", "__version__", "load", "load_checkpoint", "save",
     "ParamTrace", "check_activation", "check_layer", "diagnose", "plots", "symbolic",
-    "fast_paths",
+    "fast_paths", "callbacks", "optimizers", "schedules", "training", "History", "TrainingDiverged",
 ]

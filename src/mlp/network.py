@@ -288,6 +288,47 @@ class Network:
             self.backward(loss.gradient(y_hat, y, sample_weight))
         return value
 
+    # -- training (the loop lives in mlp.training) -------------------------------------------
+    #: ``mlp.training.TrainState`` after the first ``fit`` (optimiser, History, rng, epoch);
+    #: set it to None to make the next ``fit`` start afresh.
+    train_state = None
+
+    def fit(self, X, y, **options):
+        """Train on (X, y) and return the ``History``; ``fit`` again continues the same run.
+
+        ``net.fit(X, y, loss="auto", optimizer="adam", lr=None, epochs="auto",
+        batch_size="auto", validation_split=0.0, early_stopping=False, schedule=None,
+        weight_decay=0.0, dropout=0.0, callbacks=(), seed=None, progress=None, …)``;
+        every option is documented in ``mlp.training.fit``.
+        """
+        from .training import fit
+        return fit(self, X, y, **options)
+
+    def dead_units(self, X) -> list[tuple[int, int]]:
+        """Hidden units that are inactive on every example of X: σ′(z) = 0 for all of them.
+
+        For ReLU that is z ≤ 0 everywhere: the unit outputs 0 and gets no gradient,
+        so training cannot revive it by itself.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_in)
+
+        Returns
+        -------
+        list of (i, j)
+            Unit j (row j of ``W``) of ``net.layers[i]``, both counted from 0.
+        """
+        X2, _ = check_X(X, self.n_in, self.dtype)
+        dead = []
+        h = X2
+        for i, layer in enumerate(self.layers[:-1]):
+            z = h @ layer.W.T + layer.b
+            h = layer.activation(z)
+            inactive = np.all(layer.activation.derivative(z) == 0, axis=0)
+            dead += [(i, int(j)) for j in np.flatnonzero(inactive)]
+        return dead
+
     # -- seeing inside ---------------------------------------------------------------------
     def trace(self, x, y=None, loss="mse") -> Trace:
         """Every layer's values for one example, as a printable table and as data.

@@ -1,0 +1,210 @@
+"""Callbacks: small objects ``fit`` calls around training, and the built-in ones.
+
+This module owns the callback interface and the built-ins (``EarlyStopping``,
+``Checkpoint``, ``TextLogger``). It does not own the loop (``mlp.training``).
+
+The interface, in the order ``fit`` calls it::
+
+    set_network(net)                 once, before training
+    on_train_begin(history)          once, before the first epoch of this fit call
+    on_epoch_end(epoch, history)     after every epoch; returning True stops training
+    on_train_end(history)            once, after the last epoch (also after a stop or Ctrl-C)
+
+``epoch`` is the number of the epoch just finished, counting from 1 over all
+``fit`` calls on this network (``history.epochs[-1]``); ``history`` is the
+``mlp.History`` being filled (``history.loss[-1]`` is this epoch's loss).
+
+Examples
+--------
+>>> class StopBelow(Callback):
+...     def on_epoch_end(self, epoch, history):
+...         return history.loss[-1] < 0.01       # True stops training
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+
+class Callback:
+    """Base class of callbacks; every method does nothing unless overridden.
+
+    Attributes
+    ----------
+    network : Network or None
+        The network being trained, set by ``set_network``.
+    """
+
+    network = None
+
+    def set_network(self, net) -> None:
+        self.network = net
+
+    def on_train_begin(self, history) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, history) -> bool | None:
+        return None
+
+    def on_train_end(self, history) -> None:
+        pass
+
+
+def _monitored(history, monitor: str) -> float | None:
+    """The last value of ``monitor`` ("loss", "val_loss" or a metric name) in ``history``."""
+    if monitor in ("loss", "val_loss"):
+        value = getattr(history, monitor)[-1] if getattr(history, monitor) else None
+    else:
+        values = history.metrics.get(monitor)
+        if values is None:
+            known = ", ".join(["loss", "val_loss", *history.metrics])
+            raise ValueError(f"cannot monitor {monitor!r}: history has {known}")
+        value = values[-1]
+    return None if value is None or math.isnan(value) else value
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored quantity has not improved for ``patience`` epochs.
+
+    An epoch improves on the best so far when the loss falls by more than
+    ``min_delta`` (or, for an accuracy, rises by more than ``min_delta``).
+
+    Parameters
+    ----------
+    monitor : str, default "auto"
+        ``"val_loss"``, ``"loss"``, or a metric such as ``"val_accuracy"``;
+        ``"auto"`` watches ``val_loss`` when there is validation data, else ``loss``.
+    patience : int, default 10
+    min_delta : float, default 0
+    restore_best : bool, default True
+        At the end of training, put back the parameters of the best epoch.
+
+    Attributes
+    ----------
+    best : float
+        The best value seen; ``best_epoch`` the epoch it was seen at.
+    stopped_epoch : int or None
+        The epoch at which training was stopped, ``None`` if it ran to the end.
+    """
+
+    def __init__(self, monitor: str = "auto", patience: int = 10, min_delta: float = 0.0,
+                 restore_best: bool = True):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
+        if not isinstance(min_delta, (int, float)) or not min_delta >= 0:
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a string, got {type(monitor).__name__}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        self.restore_best = bool(restore_best)
+        self.on_train_begin(None)
+
+    def on_train_begin(self, history):
+        self.best, self.best_epoch, self.wait = math.nan, None, 0
+        self.best_params, self.stopped_epoch = None, None
+
+    def _watch(self, history) -> str:
+        if self.monitor != "auto":
+            return self.monitor
+        return "val_loss" if history.val_loss and history.val_loss[-1] is not None else "loss"
+
+    def on_epoch_end(self, epoch, history):
+        name = self._watch(history)
+        value = _monitored(history, name)
+        if value is None:
+            return None
+        sign = -1.0 if "acc" in name else 1.0          # accuracies improve upwards
+        if math.isnan(self.best) or sign * (self.best - value) > self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best and self.network is not None:
+                self.best_params = self.network.params.copy()
+            return None
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return None
+
+    def on_train_end(self, history):
+        if self.restore_best and self.best_params is not None:
+            self.network.params = self.best_params
+
+
+class Checkpoint(Callback):
+    """Save the network every ``every`` epochs: to a file with ``mlp.save`` or through a function.
+
+    Parameters
+    ----------
+    target : str, os.PathLike or callable
+        A path (``"{epoch}"`` in it is replaced by the epoch number), written with
+        ``mlp.save(net, path, history=history, train_state=net.train_state)`` so
+        that training can resume exactly; or a function ``f(net, history)``.
+    every : int, default 1
+    """
+
+    def __init__(self, target, every: int = 1):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        if not (callable(target) or isinstance(target, (str, os.PathLike))):
+            raise TypeError(f"Checkpoint target must be a path or a callable, got {type(target).__name__}")
+        self.target, self.every = target, every
+        self.saved: list = []
+
+    def on_epoch_end(self, epoch, history):
+        if epoch % self.every:
+            return None
+        if callable(self.target):
+            self.target(self.network, history)
+            self.saved.append(epoch)
+            return None
+        try:
+            from .io import save
+        except ImportError as exc:
+            raise ImportError("Checkpoint to a file needs mlp.save (the mlp.io module); "
+                              "pass a function f(net, history) instead") from exc
+        path = os.fspath(self.target)
+        path = path.replace("{epoch}", str(epoch)) if "{epoch" in path else path
+        save(self.network, path, history=history, train_state=self.network.train_state)
+        self.saved.append(path)
+        return None
+
+
+class TextLogger(Callback):
+    """Write one plain-text line per epoch: epoch, loss, val_loss, metrics, lr, seconds.
+
+    Parameters
+    ----------
+    stream : file-like, default sys.stdout (looked up when training starts)
+    every : int, default 1
+        Write every ``every``-th epoch (and always the last one).
+    """
+
+    def __init__(self, stream=None, every: int = 1):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        self.stream, self.every = stream, every
+        self._last_written = None
+
+    def _line(self, history) -> str:
+        parts = [f"epoch {history.epochs[-1]}", f"loss {history.loss[-1]:.6g}"]
+        if history.val_loss and history.val_loss[-1] is not None:
+            parts.append(f"val_loss {history.val_loss[-1]:.6g}")
+        parts += [f"{k} {v[-1]:.4f}" for k, v in history.metrics.items() if v and v[-1] is not None]
+        parts += [f"lr {history.lr[-1]:.3g}", f"{history.seconds[-1]:.3f} s"]
+        return "  ".join(parts)
+
+    def _write(self, history) -> None:
+        stream = self.stream if self.stream is not None else sys.stdout
+        stream.write(self._line(history) + "\n")
+        stream.flush()
+        self._last_written = history.epochs[-1]
+
+    def on_epoch_end(self, epoch, history):
+        if epoch % self.every == 0:
+            self._write(history)
+
+    def on_train_end(self, history):
+        if history.epochs and history.epochs[-1] != self._last_written:
+            self._write(history)
