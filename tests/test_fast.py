@@ -185,3 +185,13 @@ def test_predict_one_with_overflowing_sums_equals_plain():
     x = np.full(784, 3e38, np.float32)
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(net(x), plain(net, x))
+
+
+def test_predict_one_follows_a_changed_activation():
+    net = make([3, 4, 2], "relu", "identity")
+    x = np.array([0.5, -1.0, 2.0])
+    net(x)                                         # the fast path has seen this network
+    net.layers[0].activation = mlp.activations.get("tanh")
+    np.testing.assert_allclose(net(x), plain(net, x), **TOL[np.float32])
+    np.testing.assert_allclose(net(x), net.layers[1](np.tanh(net.layers[0].W @ x + net.layers[0].b)),
+                               rtol=1e-5)

@@ -97,7 +97,10 @@ class Workspace:
         self.mask = [np.empty((n, layer.n_out), bool) if isinstance(layer.activation, ReLU) else None
                      for layer in layers]
         self.ones = np.ones(n, dtype)
-        self.rows = np.arange(n)
+        k = layers[-1].n_out
+        self.ones_out = np.ones(k, dtype)                         # row sums of the output layer
+        self.row_starts = np.arange(n, dtype=np.intp) * k         # flat index of row starts
+        self.flat = np.empty(n, np.intp)
 
 
 def workspace(net, n: int) -> Workspace:
@@ -143,7 +146,7 @@ def loss_and_grad(net, X, y, loss, sample_weight=None) -> float:
     # output: δ of the last layer
     out = layers[last]
     if _labels_ce(loss, y, sample_weight) and isinstance(out.activation, Softmax):
-        value, delta = _softmax_cross_entropy(out.z, y, ws.h[last], ws.g[last], ws.rows,
+        value, delta = _softmax_cross_entropy(out.z, y, ws.h[last], ws.g[last], ws,
                                               loss.reduction)
     elif loss.fused:
         value, delta = loss.value_and_delta(out.z, y, sample_weight)
@@ -177,10 +180,12 @@ def _labels_ce(loss, y, sample_weight) -> bool:
     return isinstance(loss, CrossEntropy) and y.ndim == 1 and sample_weight is None
 
 
-def _softmax_cross_entropy(z, labels, p, delta, rows, reduction):
+def _softmax_cross_entropy(z, labels, p, delta, ws, reduction):
     """Loss and δ = (p − onehot(y)) / n of softmax cross-entropy, into ``p`` and ``delta``.
 
-    z : logits (n, k); labels : int (n,); p, delta : output buffers (n, k).
+    z : logits (n, k); labels : int (n,); p, delta : output buffers (n, k). Row sums
+    are products with a vector of ones (one BLAS call instead of a slow small-row
+    reduction); the target entries are addressed by flat index n·k + yₙ.
     """
     n = z.shape[0]
     hi = float(z.max())
@@ -192,14 +197,16 @@ def _softmax_cross_entropy(z, labels, p, delta, rows, reduction):
         np.subtract(z, m, out=p)
         shift_total = float(m.sum())
     np.exp(p, out=p)
-    total = p.sum(axis=1)
-    picked = z[rows, labels]
+    total = p @ ws.ones_out                       # Σₖ e^(zₙₖ − shift), shape (n,)
+    flat = np.add(ws.row_starts, labels, out=ws.flat)
+    picked = z.reshape(-1).take(flat)                # zₙ,yₙ
     # Σₙ −log pₙ,yₙ = Σₙ (log Σₖ e^(zₙₖ − shift) + shift − zₙ,yₙ)
     value = float(np.log(total).sum()) + shift_total - float(picked.sum())
-    p /= total[:, None]
+    np.divide(p, total[:, None], out=p)
     scale = 1.0 / n if reduction == "mean" else 1.0
     np.multiply(p, scale, out=delta)
-    delta[rows, labels] -= scale
+    d = delta.reshape(-1)
+    d.put(flat, d.take(flat) - scale)                # δₙ,yₙ −= 1/n
     return value * scale, delta
 
 
@@ -268,8 +275,14 @@ def _numpy_kind(act, is_last, n_out):
 
 def _plan(net) -> _Plan:
     plan = net.__dict__.get("_predict_plan")
-    if plan is None or plan.key != [(layer, layer.activation) for layer in net.layers]:
-        plan = net.__dict__["_predict_plan"] = _Plan(net)
+    if plan is not None:
+        for (layer, act), now in zip(plan.key, net.layers):
+            if layer is not now or act is not now.activation:
+                break
+        else:
+            if len(plan.key) == len(net.layers):
+                return plan
+    plan = net.__dict__["_predict_plan"] = _Plan(net)
     return plan
 
 
@@ -332,10 +345,8 @@ def _predict_numpy(plan, x):
             h = np.maximum(z, 0, out=z)
         elif kind == _IDENTITY:
             h = z
-        elif kind == _SOFTMAX and z @ z < _SHIFT_RANGE ** 2:
-            # every |z_k| < 60: e^z neither overflows nor underflows, no shift needed
-            h = np.exp(z, out=z)
-            h /= h.sum()
+        elif kind == _SOFTMAX and z.shape[0] <= 64:   # a few Python floats beat 5 tiny ufuncs
+            h = np.array(_py_softmax(z.tolist()), z.dtype)
         else:
             h = act(z)
     return h

@@ -1,0 +1,73 @@
+"""Peak memory of one training run, in a fresh process (called by benchmarks/run.py).
+
+``python benchmarks/speed_rss.py FRAMEWORK N EPOCHS BATCH`` with FRAMEWORK ``mlp``
+or ``torch``: builds the same synthetic float32 data set as run.py (N × 784, 10
+classes), trains the 784-256-128-10 ReLU/softmax network with SGD(lr=0.1), and
+prints one JSON line: the resident set size before training (imports and data
+loaded) and the peak (``ru_maxrss``) over the whole process, in MiB.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+
+import numpy as np
+
+
+def rss_now_mib() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def make_data(n: int, seed: int = 0):
+    """Synthetic data (same as run.py): pixels uniform in [0, 1), labels from a random linear teacher."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 784), dtype=np.float32)
+    teacher = rng.standard_normal((784, 10)).astype(np.float32)
+    y = np.argmax((X - 0.5) @ teacher, axis=1)
+    return X, y
+
+
+def main(framework: str, n: int, epochs: int, batch: int) -> None:
+    if framework == "torch":
+        import torch
+        from threadpoolctl import threadpool_info
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        torch.set_num_threads(blas[0] if blas else 2)
+    else:
+        import mlp
+    X, y = make_data(n)
+    before = rss_now_mib()
+    if framework == "torch":
+        torch.manual_seed(0)
+        nn = torch.nn
+        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                              nn.Linear(128, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=gen)
+            total = torch.zeros(())
+            for s in range(0, n, batch):
+                idx = perm[s:s + batch]
+                loss = loss_fn(model(Xt[idx]), yt[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach() * len(idx)
+            total.item()
+    else:
+        net = mlp.Network.from_sizes([784, 256, 128, 10], hidden="relu", output="softmax", seed=0)
+        net.fit(X, y, loss="cross_entropy", optimizer=mlp.optimizers.SGD(lr=0.1), epochs=epochs,
+                batch_size=batch, shuffle=True, seed=0, progress=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+    print(json.dumps({"framework": framework, "before_mib": round(before, 1), "peak_mib": round(peak, 1)}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
