@@ -100,11 +100,12 @@ def machine_info(threads, how) -> dict:
         numpy_dir = str(Path(np.__file__).parent.parent)
         for i in threadpool_info():
             if i["user_api"] == "blas" and i["filepath"].startswith(numpy_dir) and "numpy" in i["filepath"]:
-                blas = f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i['threading_layer']})"
+                blas = (f"{i['internal_api']} {i.get('version')} "
+                        f"({i.get('architecture')}, {i['threading_layer']})")
     except ImportError:
         pass
-    import torch
     import sklearn
+    import torch
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "blas": blas, "torch": torch.__version__,
             "sklearn": sklearn.__version__, "threads": threads, "threads_how": how,
@@ -284,6 +285,20 @@ def per_call_us(fn, calls, reps):
     return samples
 
 
+def _predict_contestants(net, model, est, x) -> dict:
+    """One-example predict calls: mlp with validation, PyTorch on a ready tensor, scikit-learn."""
+    import torch
+    x2d = x[None, :]
+    xt = torch.from_numpy(x)
+
+    def torch_call():
+        with torch.no_grad():
+            return model(xt)
+
+    return {"mlp net(x)": lambda: net(x), "mlp predict(x)": lambda: net.predict(x),
+            "torch": torch_call, "sklearn": lambda: est.predict(x2d)}
+
+
 def bench_predict(calls, reps, log) -> dict:
     import torch
     from sklearn.exceptions import ConvergenceWarning
@@ -308,16 +323,7 @@ def bench_predict(calls, reps, log) -> dict:
             else:
                 est = MLPRegressor(hidden_layer_sizes=tuple(sizes[1:-1]), max_iter=5, random_state=0)
                 est.fit(Xs, Xs[:, 0])
-        x = Xs[0].copy()
-        x2d = x[None, :]
-        xt = torch.from_numpy(x)
-
-        def torch_call():
-            with torch.no_grad():
-                return model(xt)
-
-        contestants = {"mlp net(x)": lambda: net(x), "mlp predict(x)": lambda: net.predict(x),
-                       "torch": torch_call, "sklearn": lambda: est.predict(x2d)}
+        contestants = _predict_contestants(net, model, est, Xs[0].copy())
         samples = {k: [] for k in contestants}
         for r in range(reps):
             keys = list(contestants)
@@ -333,8 +339,8 @@ def bench_predict(calls, reps, log) -> dict:
 def bench_memory(n, epochs, batch, log) -> dict:
     out = {}
     for fw in ("torch", "mlp"):
-        proc = subprocess.run([sys.executable, str(HERE / "speed_rss.py"), fw, str(n), str(epochs), str(batch)],
-                              capture_output=True, text=True, check=True)
+        cmd = [sys.executable, str(HERE / "speed_rss.py"), fw, str(n), str(epochs), str(batch)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out[fw] = json.loads(proc.stdout.strip().splitlines()[-1])
         log(f"  memory {fw}: {out[fw]}")
     return out
@@ -473,7 +479,8 @@ def main(argv=None) -> int:
     args.epochs = 1 if quick else 3
     args.reps = args.reps or 3
     args.import_reps = 5 if quick else 9
-    batches = [int(b) for b in args.batches.split(",")] if args.batches else ([128] if quick else [128, 32, 512])
+    default_batches = [128] if quick else [128, 32, 512]
+    batches = [int(b) for b in args.batches.split(",")] if args.batches else default_batches
     parts = set(args.only.split(","))
 
     threads, how = blas_threads()
