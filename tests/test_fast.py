@@ -195,3 +195,12 @@ def test_predict_one_follows_a_changed_activation():
     np.testing.assert_allclose(net(x), plain(net, x), **TOL[np.float32])
     np.testing.assert_allclose(net(x), net.layers[1](np.tanh(net.layers[0].W @ x + net.layers[0].b)),
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 255, 256, 1000])
+def test_max_feature_std_equals_numpy(dtype, n):
+    rng = np.random.default_rng(n)
+    X = (rng.normal(size=(n, 7)) * [1e-3, 1, 10, 100, 1e3, 0.5, 2] + [5, -3, 0, 1e3, 0, 1, 2]).astype(dtype)
+    np.testing.assert_allclose(mlp._fast.max_feature_std(X), X.std(axis=0).max(), rtol=1e-4 if
+                               dtype == np.float32 else 1e-10, atol=1e-6)

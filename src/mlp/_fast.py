@@ -350,3 +350,29 @@ def _predict_numpy(plan, x):
         else:
             h = act(z)
     return h
+
+
+# -- the data set ----------------------------------------------------------------------------
+def max_feature_std(X, block_rows: int = 256) -> float:
+    """max over features of the standard deviation of ``X`` (n, n_in): ``X.std(axis=0).max()``.
+
+    ``X.std(axis=0)`` builds a temporary as large as the data set (X − mean); for a
+    60,000 × 784 training set that is 188 MB and a fifth of a second. Here: the mean
+    as one matrix–vector product 1ᵀX / n, then Σ (x − mean)² over blocks of rows,
+    each block's column sums again a product with a vector of ones, accumulated
+    in float64. Same value to rounding (tests/test_fast.py).
+    """
+    n, m = X.shape
+    if n == 0:
+        return 0.0
+    dtype = np.result_type(X.dtype, np.float32)
+    ones = np.ones(min(n, block_rows), dtype)
+    mean = (np.ones(n, dtype) @ X) / n
+    total = np.zeros(m)
+    buf = np.empty((min(n, block_rows), m), dtype)
+    for start in range(0, n, block_rows):
+        rows = X[start:start + block_rows]
+        d = np.subtract(rows, mean, out=buf[:rows.shape[0]])
+        np.multiply(d, d, out=d)
+        total += ones[:rows.shape[0]] @ d
+    return float(np.sqrt(total.max() / n))

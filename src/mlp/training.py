@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from . import _fast
 from . import callbacks as _callbacks
 from . import losses as _losses
 from . import optimizers as _optimizers
@@ -349,7 +350,8 @@ def _format_scale(x: float) -> str:
 
 
 def _check_input_scale(X) -> None:
-    std = X.std(axis=0).max() if X.shape[0] > 1 else 0.0
+    # X.std(axis=0).max() without a temporary the size of the data set (_fast.py)
+    std = _fast.max_feature_std(X) if X.shape[0] > 1 else 0.0
     if std > 100 or 0 < std < 1e-2:
         warnings.warn(f"inputs have standard deviation {_format_scale(std)}: scale them (e.g. "
                       "mlp.data.StandardScaler, or divide by the largest value) so that each "
