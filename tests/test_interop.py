@@ -357,3 +357,24 @@ def test_cli_export(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["export", str(tmp_path / "model.safetensors"), "--format", "keras", "--out", "x"])
     assert exc.value.code == 2
+
+
+def test_from_onnx_matmul_add_and_scaled_gemm():
+    """Graphs other exporters write: MatMul + Add layers, Gemm with alpha/beta and transB=0."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(7)
+    W1, b1 = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)  # (in, out)
+    W2, b2 = rng.normal(size=(5, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["z1"]),
+             helper.make_node("Tanh", ["z1"], ["h1"]),
+             helper.make_node("Gemm", ["h1", "W2", "b2"], ["y"], alpha=2.0, beta=0.5, transB=0)]
+    inits = [numpy_helper.from_array(a, n) for a, n in ((W1, "W1"), (b1, "b1"), (W2, "W2"), (b2, "b2"))]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+                              initializer=inits)
+    net = interop.from_onnx(helper.make_model(graph))
+    X = random_inputs(3)
+    expected = 2.0 * np.tanh(X @ W1 + b1) @ W2 + 0.5 * b2
+    np.testing.assert_allclose(net(X), expected, rtol=1e-5, atol=1e-5)
+    assert [layer.activation.name for layer in net.layers] == ["tanh", "identity"]
