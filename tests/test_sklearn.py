@@ -349,3 +349,12 @@ def test_mlp_import_does_not_import_sklearn():
     code = "import sys, mlp, mlp.interop; print('sklearn' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_missing_sklearn_names_the_extra():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "try:\n    import mlp.sklearn\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'mlp[sklearn]'" in out.stdout

@@ -54,6 +54,11 @@ import numbers
 import warnings
 
 import numpy as np
+
+try:
+    import sklearn  # noqa: F401
+except ImportError as exc:
+    raise ImportError("mlp.sklearn needs scikit-learn: pip install 'mlp[sklearn]'") from exc
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
