@@ -2,7 +2,8 @@
 
 The lecture's loop: f = ½ Σ (ŷ − y)², params ← params − lr · ∂f/∂params, with the
 gradient from backpropagation (net.loss_and_grad). Some random starts get stuck with
-a dead ReLU — mlp.diagnose says so — and another start then succeeds.
+a dead ReLU — mlp.diagnose says so — and another start then succeeds. Last, net.fit
+trains the stuck start: it revives dead ReLU units.
 
 Run:  python examples/xor_training.py [FIGURE_DIR]
 """
@@ -34,6 +35,14 @@ net.summary()
 print("\nits hidden points:")
 for x in X:
     print(f"  x = {x} -> h = {np.round(net.trace(x)[0].h, 3)}")
+
+# The same with net.fit, from the start that got stuck above (seed 0): fit revives a ReLU
+# that is 0 on every example (new input weights, zero outgoing weights), so it can learn again.
+stuck = mlp.Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=0, dtype=np.float64)
+history = stuck.fit(X, y, loss=loss, optimizer="gd", lr=lr, epochs=epochs, batch_size=4, seed=0,
+                    progress=False)
+print(f"\nnet.fit from seed 0: f = {history.loss[-1]:.2e}, predictions:",
+      np.round(stuck(X)[:, 0], 4).tolist())
 
 if len(sys.argv) > 1:
     from pathlib import Path

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import mlp
-
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -46,13 +44,13 @@ def test_xor_training(tmp_path):
     out = run("xor_training.py", tmp_path / "fig", cwd=tmp_path)
     assert "solved XOR" in out and "predictions: [0.0, 1.0, 1.0, 0.0]" in out
     assert "stuck at" in out and "dead" in out            # the failed start and its diagnosis
+    fitted = out.split("net.fit from seed 0:")[1].split("predictions:")[1].strip().splitlines()[0]
+    assert [round(float(v)) for v in fitted.strip("[]").split(",")] == [0, 1, 1, 0]
     assert (tmp_path / "fig" / "xor_training_loss.png").exists()
 
 
 def test_digits(tmp_path):
     pytest.importorskip("sklearn")
-    if not hasattr(mlp.Network, "fit"):
-        pytest.skip("Network.fit has not landed yet")
     out = run("digits.py", tmp_path / "fig", cwd=tmp_path)
     accuracy = float(out.split("test accuracy:")[1].split("%")[0])
     assert accuracy > 90

@@ -28,24 +28,7 @@ import numpy as np
 from . import losses as _losses
 from ._validation import check_X, check_y
 from .activations import ReLU, Sigmoid, Tanh
-
-try:
-    from .callbacks import Callback
-except ImportError:  # pragma: no cover - until mlp.callbacks lands: the same interface
-    class Callback:
-        network = None
-
-        def set_network(self, net) -> None:
-            self.network = net
-
-        def on_train_begin(self, history) -> None:
-            pass
-
-        def on_epoch_end(self, epoch, history):
-            return None
-
-        def on_train_end(self, history) -> None:
-            pass
+from .callbacks import Callback
 
 VANISHING_RATIO = 1e-4
 EXPLODING_NORM = 1e3
