@@ -45,10 +45,9 @@ AUTO_MIN_EPOCHS = 10
 AUTO_BATCH = 200
 #: ReLU care: a plateau is this many optimiser steps (at least CARE_MIN_EPOCHS epochs)
 #: without the training loss falling below (1 − CARE_TOL) × its best since the last re-draw.
-CARE_PATIENCE_STEPS = 500
+CARE_PATIENCE_STEPS = 200
 CARE_MIN_EPOCHS = 10
-CARE_TOL = 1e-3
-CARE_FROM_BEST = False
+CARE_TOL = 1e-2
 
 
 class TrainingDiverged(FloatingPointError):
@@ -481,10 +480,6 @@ class _ReluCare:
         # Plateau: keep the best so far, then re-draw the least contributing unit.
         if loss < state.best_loss:
             state.best_loss, state.best_params = loss, net.params.copy()
-        elif CARE_FROM_BEST:
-            net.params = state.best_params
-            self.opt.reset_state()
-            net.forward(self._X)
         scores = []
         for i in self.hidden:
             h = net.layers[i].h
@@ -790,7 +785,6 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     care = None
     if relu_care and any(isinstance(layer.activation, ReLU) for layer in net.layers[:-1]):
         care = _ReluCare(net, opt, state, n_batches)
-        care._X = X2[:bs]
     es = None
     if early_stopping:
         es = _callbacks.EarlyStopping(patience=patience, restore_best=restore_best)
@@ -814,7 +808,8 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     first_epoch = len(history)
 
     try:
-        with _CtrlC() as ctrl_c:
+        # Overflow shows up as a non-finite loss, reported by TrainingDiverged: no NumPy warnings.
+        with _CtrlC() as ctrl_c, np.errstate(over="ignore", invalid="ignore"):
             for _ in range(epochs):
                 epoch = state.epoch + 1
                 if sched is not None:
