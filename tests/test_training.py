@@ -519,3 +519,14 @@ def test_xor_defaults_solve_the_lecture_net_from_almost_every_seed():
             h = net.fit(XOR_X, XOR_Y, loss="mse")
             solved += bool(np.all(np.abs(net(XOR_X) - XOR_Y) < 0.1))
     assert solved >= 29 and len(h) == 10000
+
+
+def test_digits_demo_with_fit_defaults_is_accurate_and_quiet():
+    pytest.importorskip("sklearn")
+    from mlp import demo
+
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingWarning)
+        accuracy = demo.digits(print=lines.append, progress=False)
+    assert accuracy >= 0.975 and lines[-1] == f"   test accuracy: {accuracy:.2%}"
