@@ -427,12 +427,14 @@ def test_real_sigint_stops_after_the_current_batch():
 
 def test_warnings():
     net = mlp.Network.from_sizes([2, 3, 1], hidden="tanh", seed=0)
-    with pytest.warns(TrainingWarning, match="loss still falling at the last epoch: raise epochs"):
+    with pytest.warns(TrainingWarning, match="loss still falling at the last epoch: raise epochs") as w1:
         net.fit(XOR_X, XOR_Y, optimizer="sgd", lr=0.05, epochs=5)
-    with pytest.warns(TrainingWarning, match="inputs have standard deviation 1e3: scale them"):
+    with pytest.warns(TrainingWarning, match="inputs have standard deviation 1e3: scale them") as w2:
         mlp.Network.from_sizes([2, 3, 1], seed=0).fit(XOR_X * 2000, XOR_Y, epochs=1)
-    with pytest.warns(TrainingWarning, match="MSE on integer class labels: did you mean cross_entropy?"):
+    with pytest.warns(TrainingWarning, match="MSE on integer class labels: did you mean cross_entropy?") as w3:
         mlp.Network.from_sizes([2, 3, 1], seed=0).fit(XOR_X, np.array([0, 1, 1, 0]), epochs=1)
+    # each warning points at the line that called fit
+    assert {r.filename for w in (w1, w2, w3) for r in w if r.category is TrainingWarning} == {__file__}
     with pytest.raises(ValueError, match="MSE on integer class labels: did you mean cross_entropy?"):
         mlp.Network.from_sizes([2, 3, 3], seed=0).fit(XOR_X, np.array([0, 1, 2, 0]), loss="mse")
 

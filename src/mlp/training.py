@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,8 +34,10 @@ from . import callbacks as _callbacks
 from . import losses as _losses
 from . import optimizers as _optimizers
 from . import schedules as _schedules
+from ._relu_care import ReluCare, relu_layers
 from ._validation import check_sample_weight, check_X, check_y
-from .activations import ReLU, Sigmoid, Softmax
+from .activations import Sigmoid, Softmax
+from .history import History, TrainState
 
 __all__ = ["History", "TrainState", "TrainingDiverged", "TrainingWarning", "fit"]
 
@@ -43,11 +46,6 @@ AUTO_STEPS = 10000
 AUTO_MIN_EPOCHS = 10
 #: ``batch_size="auto"`` is min(AUTO_BATCH, n), scikit-learn's rule.
 AUTO_BATCH = 200
-#: ReLU care: a plateau is this many optimiser steps (at least CARE_MIN_EPOCHS epochs)
-#: without the training loss falling below (1 − CARE_TOL) × its best since the last re-draw.
-CARE_PATIENCE_STEPS = 200
-CARE_MIN_EPOCHS = 10
-CARE_TOL = 1e-2
 
 
 class TrainingDiverged(FloatingPointError):
@@ -72,215 +70,6 @@ class TrainingWarning(UserWarning):
     """A training problem with a known remedy (the message says what to do)."""
 
 
-def _plain(v):
-    """NumPy scalars and non-finite floats → JSON-able Python values (nan/inf → None)."""
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _plain(v.tolist())
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-class History:
-    """What happened in each epoch, over every ``fit`` call on a network.
-
-    Attributes
-    ----------
-    epochs : list of int
-        Epoch numbers, 1, 2, … (continued by a later ``fit``).
-    loss : list of float
-        Training loss of each epoch: the mean (or, for "sum" reductions, the
-        sum) of the batch losses seen during the epoch, penalties included.
-    val_loss : list of float
-        Validation loss after each epoch; empty when no fit had validation data
-        (NaN for epochs without it once some epoch had it).
-    lr : list of float
-        Learning rate used in each epoch.
-    seconds : list of float
-        Wall time of each epoch.
-    metrics : dict of str → list of float
-        ``"accuracy"`` (running, over the epoch's batches, as Keras) and
-        ``"val_accuracy"`` for classification losses.
-    monitor : list of dict
-        Per-epoch health records when ``fit(monitor=True)``.
-    stop_reason : str or None
-        Why the last fit stopped early: "early_stopping", "callback",
-        "interrupted", or None when it ran all its epochs.
-    """
-
-    def __init__(self):
-        self.epochs: list[int] = []
-        self.loss: list[float] = []
-        self.val_loss: list[float] = []
-        self.lr: list[float] = []
-        self.seconds: list[float] = []
-        self.metrics: dict[str, list[float]] = {}
-        self.monitor: list[dict] = []
-        self.stop_reason: str | None = None
-
-    def __len__(self) -> int:
-        return len(self.epochs)
-
-    def _append(self, *, loss, val_loss, lr, seconds, metrics) -> None:
-        n = len(self.epochs)
-        self.epochs.append(n + 1)
-        self.loss.append(float(loss))
-        if val_loss is not None or self.val_loss:
-            self.val_loss += [math.nan] * (n - len(self.val_loss))
-            self.val_loss.append(math.nan if val_loss is None else float(val_loss))
-        for name, value in metrics.items():
-            column = self.metrics.setdefault(name, [])
-            column += [math.nan] * (n - len(column))
-            column.append(float(value))
-        for column in self.metrics.values():
-            column += [math.nan] * (n + 1 - len(column))
-        self.lr.append(float(lr))
-        self.seconds.append(float(seconds))
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able dict (NaN written as None)."""
-        return _plain({"epochs": self.epochs, "loss": self.loss, "val_loss": self.val_loss,
-                       "lr": self.lr, "seconds": self.seconds, "metrics": self.metrics,
-                       "monitor": self.monitor, "stop_reason": self.stop_reason})
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        """The inverse of ``to_dict``."""
-        def floats(values):
-            return [math.nan if v is None else float(v) for v in values]
-        h = cls()
-        h.epochs = [int(e) for e in d.get("epochs", [])]
-        h.loss = floats(d.get("loss", []))
-        if not h.epochs:
-            h.epochs = list(range(1, len(h.loss) + 1))
-        h.val_loss = floats(d.get("val_loss", []))
-        h.lr = floats(d.get("lr", []))
-        h.seconds = floats(d.get("seconds", []))
-        h.metrics = {str(k): floats(v) for k, v in (d.get("metrics") or {}).items()}
-        h.monitor = list(d.get("monitor") or [])
-        h.stop_reason = d.get("stop_reason")
-        return h
-
-    def __repr__(self) -> str:
-        if not self.epochs:
-            return "History(0 epochs)"
-        extra = ""
-        if self.val_loss and not math.isnan(self.val_loss[-1]):
-            extra = f", val_loss {self.val_loss[-1]:.4g}"
-        return f"History({len(self)} epochs, loss {self.loss[-1]:.4g}{extra})"
-
-
-class TrainState:
-    """Everything a later ``fit`` call (or a checkpoint) needs to continue exactly.
-
-    Attributes
-    ----------
-    optimizer : Optimizer
-        With its state (moments, step count).
-    history : History
-    rng : numpy.random.Generator
-        Shuffles the batches, draws dropout masks and re-draws ReLU units.
-    epoch : int
-        Completed epochs; ``step``: optimiser steps taken.
-    loss : Loss
-        The loss being minimised.
-    schedule : Schedule or None
-        The learning-rate schedule (``None``: the optimiser's lr is left alone);
-        ``lr0`` the learning rate it scales.
-    best_loss, best_params
-        ReLU care's best training loss and parameters since its first re-draw.
-    resume_params
-        When ``fit`` ended by putting back ``best_params``, the parameters the
-        run had reached; the next ``fit`` continues from them if the network
-        still holds ``best_params``.
-    """
-
-    def __init__(self):
-        self.optimizer = None
-        self.history = History()
-        self.rng = None
-        self.epoch = 0
-        self.step = 0
-        self.loss = None
-        self.schedule = None
-        self.lr0 = None
-        self.care_best = math.inf       # ReLU care: best loss since the last re-draw, and
-        self.care_wait = 0              # epochs without improving on it
-        self.redraws = 0
-        self.revived = 0
-        self.best_loss = math.inf
-        self.best_params = None
-        self.resume_params = None
-
-    _SCALARS = ("epoch", "step", "lr0", "care_best", "care_wait", "redraws", "revived", "best_loss")
-
-    def state_dict(self) -> dict:
-        """A dict of plain Python values and NumPy arrays (no objects), for checkpoints.
-
-        Keys: the counters (``epoch``, ``step``, …), ``rng`` (the generator's
-        ``bit_generator.state``, JSON-able), ``history`` (``History.to_dict()``),
-        ``loss`` (its name and reduction), ``optimizer`` (``Optimizer.state_dict()``),
-        ``schedule`` (``Schedule.state_dict()``) and the arrays ``best_params``,
-        ``resume_params`` when present.
-        """
-        d = {k: getattr(self, k) for k in self._SCALARS}
-        d["rng"] = None if self.rng is None else self.rng.bit_generator.state
-        d["history"] = self.history.to_dict()
-        d["loss"] = None if self.loss is None else {"name": self.loss.name,
-                                                    "reduction": self.loss.reduction}
-        d["optimizer"] = None if self.optimizer is None else self.optimizer.state_dict()
-        d["schedule"] = None if self.schedule is None else self.schedule.state_dict()
-        for k in ("best_params", "resume_params"):
-            if getattr(self, k) is not None:
-                d[k] = getattr(self, k).copy()
-        return d
-
-    def load_state_dict(self, d: dict) -> None:
-        """Restore what ``state_dict`` gave."""
-        for k in self._SCALARS:
-            if k in d:
-                setattr(self, k, d[k])
-        self.epoch, self.step = int(self.epoch), int(self.step)
-        for k in ("care_best", "best_loss"):
-            setattr(self, k, math.inf if getattr(self, k) is None else float(getattr(self, k)))
-        if d.get("rng") is not None:
-            state = d["rng"]
-            bit_generator = getattr(np.random, state["bit_generator"])()
-            bit_generator.state = state
-            self.rng = np.random.Generator(bit_generator)
-        if d.get("history") is not None:
-            self.history = History.from_dict(d["history"])
-        if d.get("loss") is not None:
-            self.loss = _losses.LOSSES[d["loss"]["name"]](reduction=d["loss"]["reduction"])
-        if d.get("optimizer") is not None:
-            self.optimizer = _optimizers.from_state_dict(d["optimizer"])
-        if d.get("schedule") is not None:
-            self.schedule = _schedules.from_state_dict(d["schedule"])
-        for k in ("best_params", "resume_params"):
-            setattr(self, k, None if d.get(k) is None else np.array(d[k]))
-
-    @classmethod
-    def from_state_dict(cls, d: dict, net=None) -> TrainState:
-        """A new TrainState from ``state_dict()`` (``net``, if given, is checked for size)."""
-        state = cls()
-        state.load_state_dict(d)
-        for k in ("best_params", "resume_params"):
-            arr = getattr(state, k)
-            if net is not None and arr is not None and arr.shape != (net.n_params,):
-                raise ValueError(f"{k} has shape {arr.shape}, the network has {net.n_params} parameters")
-        return state
-
-    def __repr__(self) -> str:
-        return (f"TrainState(epoch={self.epoch}, step={self.step}, optimizer={self.optimizer!r}, "
-                f"history={self.history!r})")
-
-
 # -- helpers: data, weights, validation -----------------------------------------------------
 
 def _default_loss(net):
@@ -302,7 +91,7 @@ def _check_targets(net, y, n, loss, what="y"):
                              "output and loss='cross_entropy')")
         warnings.warn("MSE on integer class labels: did you mean cross_entropy? (a softmax output "
                       "with loss='cross_entropy', or a sigmoid output with binary_cross_entropy)",
-                      TrainingWarning, stacklevel=4)
+                      TrainingWarning, stacklevel=5)
     y2 = check_y(y, n, net.n_out, net.dtype, labels=isinstance(loss, _losses.CrossEntropy), what=what)
     if isinstance(loss, _losses.BinaryCrossEntropy) and (np.any(y2 < 0) or np.any(y2 > 1)):
         raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
@@ -384,6 +173,90 @@ def _nonneg(name, value):
     return float(value)
 
 
+class _Data(NamedTuple):
+    """Validated training (and validation) arrays, in the network's dtype."""
+
+    loss: _losses.Loss
+    X: np.ndarray
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    labels: np.ndarray | None          # integer classes for accuracy, None for regression
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    sample_weight_val: np.ndarray | None
+    labels_val: np.ndarray | None
+
+
+def _prepare_data(net, X, y, loss, sample_weight, class_weight, validation_split, validation_data):
+    """Check the data once, before training; split off validation data (Keras: the last rows)."""
+    loss = _default_loss(net) if isinstance(loss, str) and loss == "auto" else _losses.get(loss)
+    loss.check_output(net.layers[-1].activation)
+    X2, _ = check_X(X, net.n_in, net.dtype)
+    n = X2.shape[0]
+    y2 = _check_targets(net, y, n, loss)
+    sw = check_sample_weight(sample_weight, n, net.dtype)
+    labels = _class_labels(y2, loss)
+    if class_weight is not None:
+        cw = _class_weights(class_weight, labels, net.dtype)
+        sw = cw if sw is None else sw * cw
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_split or validation_data, not both")
+    Xv = yv = swv = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight)")
+        Xv, _ = check_X(validation_data[0], net.n_in, net.dtype, what="X_val")
+        yv = _check_targets(net, validation_data[1], Xv.shape[0], loss, what="y_val")
+        if len(validation_data) == 3:
+            swv = check_sample_weight(validation_data[2], Xv.shape[0], net.dtype)
+    elif validation_split:
+        split = _nonneg("validation_split", validation_split)
+        n_train = int(n * (1 - split))
+        if split >= 1 or n_train < 1 or n_train == n:
+            raise ValueError(f"validation_split={validation_split} leaves no training or no "
+                             f"validation example out of {n}")
+        Xv, yv, X2, y2 = X2[n_train:], y2[n_train:], X2[:n_train], y2[:n_train]
+        if sw is not None:
+            swv, sw = sw[n_train:], sw[:n_train]
+        if labels is not None:
+            labels = labels[:n_train]
+    labels_v = None if yv is None else _class_labels(yv, loss)
+    return _Data(loss, X2, y2, sw, labels, Xv, yv, swv, labels_v)
+
+
+def _resolve_epochs(epochs, n_batches: int) -> int:
+    """The number of epochs; "auto" is about AUTO_STEPS optimiser steps, at least AUTO_MIN_EPOCHS."""
+    if isinstance(epochs, str) and epochs == "auto":
+        return max(AUTO_MIN_EPOCHS, math.ceil(AUTO_STEPS / n_batches))
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0 or 'auto', got {epochs!r}")
+    return int(epochs)
+
+
+class _Penalty:
+    """L2 and L1 penalties on the weights (not the biases): ½ λ ‖w‖² + λ₁ ‖w‖₁."""
+
+    def __init__(self, net, weight_decay: float, l1: float):
+        n_w = sum(layer.n_out * layer.n_in for layer in net.layers)   # weights come first
+        self.w, self.dw = net.params[:n_w], net.grads[:n_w]
+        self.weight_decay, self.l1 = weight_decay, l1
+        self.tmp = np.empty_like(self.w)
+
+    def add_to_grads(self) -> float:
+        """grads_w += λ w + λ₁ sign(w); returns the penalty's value."""
+        value = 0.0
+        if self.weight_decay:
+            value += 0.5 * self.weight_decay * float(np.dot(self.w, self.w))
+            np.multiply(self.w, self.weight_decay, out=self.tmp)
+            self.dw += self.tmp
+        if self.l1:
+            value += self.l1 * float(np.abs(self.w).sum())
+            np.sign(self.w, out=self.tmp)
+            self.tmp *= self.l1
+            self.dw += self.tmp
+        return value
+
+
 # -- the forward/backward pass with dropout (training only) ---------------------------------
 
 def _loss_and_grad_dropout(net, X, y, loss, sample_weight, keep, rng):
@@ -415,88 +288,6 @@ def _loss_and_grad_dropout(net, X, y, loss, sample_weight, keep, rng):
             g = g * masks[i]
         g = layers[i].backward(g, need_input_grad=i > 0)
     return value
-
-
-# -- dead-unit care for ReLU hidden layers ---------------------------------------------------
-
-class _ReluCare:
-    """Keeps hidden ReLU units alive and re-draws the least useful one when the loss plateaus.
-
-    * Revive: a unit whose z ≤ 0 on every example of an epoch outputs 0 and gets no
-      gradient, so it can never recover. It gets fresh input weights
-      (He: N(0, 2/n_in)), bias 0, zero outgoing weights and cleared optimiser
-      state. With zero outgoing weights the network computes exactly the same
-      function, so reviving never changes the loss.
-    * Re-draw: when the training loss has not fallen below (1 − CARE_TOL) × its
-      best for a plateau's worth of epochs, the unit with the smallest
-      contribution mean(h_j) · ‖W_next[:, j]‖ on the last batch is re-drawn the
-      same way. The best parameters since the first re-draw are kept, and put
-      back at the end of ``fit`` if the run ended worse.
-    """
-
-    def __init__(self, net, opt, state, n_batches):
-        self.net, self.opt, self.state = net, opt, state
-        self.hidden = [i for i, layer in enumerate(net.layers[:-1]) if isinstance(layer.activation, ReLU)]
-        self.alive = {i: np.zeros(net.layers[i].n_out, dtype=bool) for i in self.hidden}
-        self.patience = max(CARE_MIN_EPOCHS, math.ceil(CARE_PATIENCE_STEPS / n_batches))
-        sizes = [(layer.n_out, layer.n_in) for layer in net.layers]
-        self.w_at = np.cumsum([0] + [a * b for a, b in sizes])
-        self.b_at = self.w_at[-1] + np.cumsum([0] + [a for a, _ in sizes])
-
-    def track(self) -> None:
-        """After a batch's forward pass: note which units were active on it."""
-        for i, alive in self.alive.items():
-            alive |= self.net.layers[i].z.max(axis=0) > 0
-
-    def _redraw(self, i: int, units) -> None:
-        layer, nxt = self.net.layers[i], self.net.layers[i + 1]
-        units = np.asarray(units)
-        mask = np.zeros(self.net.n_params, dtype=bool)
-        for j in units:
-            layer.W[j] = self.state.rng.normal(0.0, math.sqrt(2.0 / layer.n_in), layer.n_in)
-            layer.b[j] = 0
-            nxt.W[:, j] = 0
-            mask[self.w_at[i] + j * layer.n_in: self.w_at[i] + (j + 1) * layer.n_in] = True
-            mask[self.b_at[i] + j] = True
-            mask[self.w_at[i + 1] + np.arange(nxt.n_out) * nxt.n_in + j] = True
-        self.opt.reset_state(mask)
-
-    def end_epoch(self, loss: float) -> None:
-        state, net = self.state, self.net
-        for i, alive in self.alive.items():
-            if not alive.all():
-                dead = np.flatnonzero(~alive)
-                self._redraw(i, dead)
-                state.revived += dead.size
-            alive.fill(False)
-        if state.redraws and loss < state.best_loss:
-            state.best_loss, state.best_params = loss, net.params.copy()
-        if loss < state.care_best * (1 - CARE_TOL):
-            state.care_best, state.care_wait = loss, 0
-            return
-        state.care_wait += 1
-        if state.care_wait < self.patience:
-            return
-        # Plateau: keep the best so far, then re-draw the least contributing unit.
-        if loss < state.best_loss:
-            state.best_loss, state.best_params = loss, net.params.copy()
-        scores = []
-        for i in self.hidden:
-            h = net.layers[i].h
-            contribution = h.mean(axis=0) * np.linalg.norm(net.layers[i + 1].W, axis=0)
-            j = int(np.argmin(contribution))
-            scores.append((float(contribution[j]), i, j))
-        _, i, j = min(scores)
-        self._redraw(i, [j])
-        state.redraws += 1
-        state.care_best, state.care_wait = math.inf, 0
-
-    def finish(self, last_loss: float) -> None:
-        """At the end of fit: if the run ended worse than its best, put the best back."""
-        state, net = self.state, self.net
-        if state.best_params is not None and state.best_loss < last_loss:
-            state.resume_params = net.params.copy()
-            net.params = state.best_params
 
 
 # -- Ctrl-C and the progress bar -------------------------------------------------------------
@@ -711,43 +502,12 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     True
     """
     # -- check everything before touching the network
-    loss_fn = _default_loss(net) if isinstance(loss, str) and loss == "auto" else _losses.get(loss)
-    loss_fn.check_output(net.layers[-1].activation)
-    X2, _ = check_X(X, net.n_in, net.dtype)
-    n_all = X2.shape[0]
-    y2 = _check_targets(net, y, n_all, loss_fn)
-    sw = check_sample_weight(sample_weight, n_all, net.dtype)
-    labels = _class_labels(y2, loss_fn)
-    if class_weight is not None:
-        cw = _class_weights(class_weight, labels, net.dtype)
-        sw = cw if sw is None else sw * cw
-    if validation_data is not None and validation_split:
-        raise ValueError("give validation_split or validation_data, not both")
-    Xv = yv = swv = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight)")
-        Xv, _ = check_X(validation_data[0], net.n_in, net.dtype, what="X_val")
-        yv = _check_targets(net, validation_data[1], Xv.shape[0], loss_fn, what="y_val")
-        if len(validation_data) == 3:
-            swv = check_sample_weight(validation_data[2], Xv.shape[0], net.dtype)
-    elif validation_split:
-        split = _nonneg("validation_split", validation_split)
-        n_train = int(n_all * (1 - split))
-        if split >= 1 or n_train < 1 or n_train == n_all:
-            raise ValueError(f"validation_split={validation_split} leaves no training or no "
-                             f"validation example out of {n_all}")
-        Xv, yv = X2[n_train:], y2[n_train:]
-        swv = None if sw is None else sw[n_train:]
-        X2, y2 = X2[:n_train], y2[:n_train]
-        sw = None if sw is None else sw[:n_train]
-        labels = None if labels is None else labels[:n_train]
-    labels_v = None if yv is None else _class_labels(yv, loss_fn)
+    data = _prepare_data(net, X, y, loss, sample_weight, class_weight, validation_split, validation_data)
+    loss_fn, X2, y2, sw, labels = data.loss, data.X, data.y, data.sample_weight, data.labels
     n = X2.shape[0]
     bs = min(_resolve_size("batch_size", batch_size, min(AUTO_BATCH, n), n), n)
     n_batches = math.ceil(n / bs)
-    epochs = _resolve_size("epochs", epochs, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_STEPS / n_batches)), 0) \
-        if epochs != 0 else 0
+    epochs = _resolve_epochs(epochs, n_batches)
     weight_decay, l1 = _nonneg("weight_decay", weight_decay), _nonneg("l1", l1)
     clip_norm = None if clip_norm is None else _nonneg("clip_norm", clip_norm)
     clip_value = None if clip_value is None else _nonneg("clip_value", clip_value)
@@ -782,9 +542,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     history = state.history
     history.stop_reason = None
 
-    care = None
-    if relu_care and any(isinstance(layer.activation, ReLU) for layer in net.layers[:-1]):
-        care = _ReluCare(net, opt, state, n_batches)
+    care = ReluCare(net, opt, state, n_batches) if relu_care and relu_layers(net) else None
     es = None
     if early_stopping:
         es = _callbacks.EarlyStopping(patience=patience, restore_best=restore_best)
@@ -797,9 +555,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
         cb.on_train_begin(history)
 
     params, grads = net.params, net.grads
-    n_w = sum(layer.n_out * layer.n_in for layer in net.layers)
-    w, gw = params[:n_w], grads[:n_w]
-    penalty_tmp = np.empty_like(w) if (weight_decay or l1) else None
+    penalty = _Penalty(net, weight_decay, l1) if (weight_decay or l1) else None
     per_example = loss_fn.reduction == "mean"          # batch loss is a mean: weight it by size
     dropping = any(k < 1 for k in keep)
     binary = labels is not None and not isinstance(loss_fn, _losses.CrossEntropy)
@@ -818,7 +574,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                 t0 = time.perf_counter()
                 order = rng.permutation(n) if shuffle and n_batches > 1 else None
                 total = penalty_total = 0.0
-                correct = done = 0
+                correct = done = batches = 0
                 interrupted = False
                 for b in range(n_batches):
                     try:
@@ -826,7 +582,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                             sl = slice(b * bs, (b + 1) * bs)
                         else:
                             sl = order[b * bs:(b + 1) * bs]
-                        Xb, yb = X2[sl], y2[sl]
+                        Xb, yb = X2[sl], y2[sl]          # a copy of one batch, never of the data set
                         swb = None if sw is None else sw[sl]
                         if dropping:
                             value = _loss_and_grad_dropout(net, Xb, yb, loss_fn, swb, keep, rng)
@@ -834,18 +590,8 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                             value = net._loss_and_grad(Xb, yb, loss_fn, swb)
                         if not math.isfinite(value):
                             _diverged(net, state, last_good, epoch, b + 1, value)
-                        if weight_decay or l1:
-                            penalty = 0.0
-                            if weight_decay:
-                                penalty += 0.5 * weight_decay * float(np.dot(w, w))
-                                np.multiply(w, weight_decay, out=penalty_tmp)
-                                gw += penalty_tmp
-                            if l1:
-                                penalty += l1 * float(np.abs(w).sum())
-                                np.sign(w, out=penalty_tmp)
-                                penalty_tmp *= l1
-                                gw += penalty_tmp
-                            penalty_total += penalty
+                        if penalty is not None:
+                            penalty_total += penalty.add_to_grads()
                         if clip_value is not None:
                             np.clip(grads, -clip_value, clip_value, out=grads)
                         if clip_norm is not None:
@@ -863,14 +609,16 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                             pred = (out > 0.5)[:, 0] if binary else out.argmax(axis=1)
                             correct += int(np.count_nonzero(pred == labels[sl]))
                         done += nb
+                        batches += 1
                     except KeyboardInterrupt:
                         interrupted = True
                     if interrupted or ctrl_c.requested:
                         interrupted = True
                         break
-                if done == 0:
+                if done == 0:                       # interrupted before the first update
+                    history.stop_reason = "interrupted"
                     break
-                epoch_loss = (total / done if per_example else total) + penalty_total / max(b + 1, 1)
+                epoch_loss = (total / done if per_example else total) + penalty_total / batches
                 if care is not None and not interrupted:
                     care.end_epoch(epoch_loss)
                 if not np.isfinite(params).all():
@@ -878,8 +626,8 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                 last_good[...] = params
                 metrics = {} if labels is None else {"accuracy": correct / done}
                 val_loss = None
-                if Xv is not None:
-                    val_loss, val_acc = _evaluate(net, Xv, yv, swv, labels_v, loss_fn)
+                if data.X_val is not None:
+                    val_loss, val_acc = _evaluate(net, data, loss_fn)
                     if val_acc is not None:
                         metrics["val_accuracy"] = val_acc
                 state.epoch += 1
@@ -925,17 +673,17 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     return history
 
 
-def _evaluate(net, Xv, yv, swv, labels_v, loss_fn):
+def _evaluate(net, data, loss_fn):
     """Validation loss (and accuracy for classifiers) with the plain forward pass."""
-    y_hat = net.forward(Xv)
+    y_hat = net.forward(data.X_val)
     if loss_fn.fused:
-        value, _ = loss_fn.value_and_delta(net.layers[-1].z, yv, swv)
+        value, _ = loss_fn.value_and_delta(net.layers[-1].z, data.y_val, data.sample_weight_val)
     else:
-        value = loss_fn.value(y_hat, yv, swv)
+        value = loss_fn.value(y_hat, data.y_val, data.sample_weight_val)
     acc = None
-    if labels_v is not None:
+    if data.labels_val is not None:
         pred = (y_hat > 0.5)[:, 0] if y_hat.shape[1] == 1 else y_hat.argmax(axis=1)
-        acc = float(np.mean(pred == labels_v))
+        acc = float(np.mean(pred == data.labels_val))
     return value, acc
 
 
