@@ -431,7 +431,8 @@ def test_warnings():
         net.fit(XOR_X, XOR_Y, optimizer="sgd", lr=0.05, epochs=5)
     with pytest.warns(TrainingWarning, match="inputs have standard deviation 1e3: scale them") as w2:
         mlp.Network.from_sizes([2, 3, 1], seed=0).fit(XOR_X * 2000, XOR_Y, epochs=1)
-    with pytest.warns(TrainingWarning, match="MSE on integer class labels: did you mean cross_entropy?") as w3:
+    mse_on_labels = "MSE on integer class labels: did you mean cross_entropy?"
+    with pytest.warns(TrainingWarning, match=mse_on_labels) as w3:
         mlp.Network.from_sizes([2, 3, 1], seed=0).fit(XOR_X, np.array([0, 1, 1, 0]), epochs=1)
     # each warning points at the line that called fit
     assert {r.filename for w in (w1, w2, w3) for r in w if r.category is TrainingWarning} == {__file__}
