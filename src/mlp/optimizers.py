@@ -35,13 +35,14 @@ OPTIMIZERS = Registry("optimiser")
 
 def _check_number(name: str, value, low: float = 0.0, high: float = math.inf,
                   high_open: bool = False) -> float:
+    """``value`` as a float, or a TypeError/ValueError naming ``name`` and the allowed range."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     value = float(value)
-    if not (math.isfinite(value) or value == high == math.inf) or value < low or (
-            value >= high if high_open else value > high):
+    too_high = value >= high if high_open else value > high
+    if not math.isfinite(value) or value < low or too_high:
         bound = f"< {high:g}" if high_open else f"<= {high:g}"
-        raise ValueError(f"{name} must be >= {low:g} and {bound}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number >= {low:g} and {bound}, got {value!r}")
     return value
 
 
