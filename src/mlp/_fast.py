@@ -86,20 +86,21 @@ def fast_paths(enabled: bool = True):
 
 # -- the training step -----------------------------------------------------------------------
 class Workspace:
-    """Buffers for one batch size: z, h (ReLU layers), ∂loss/∂h and the ReLU mask per layer."""
+    """Buffers for one batch size, stored transposed — one column per example, as the lecture
+    writes z = W x + b: zᵀ, hᵀ (ReLU and fused-softmax layers), (∂loss/∂h)ᵀ and the ReLU
+    mask, each of shape (n_out, n)."""
 
     def __init__(self, layers, n: int, dtype):
         self.n = n
-        self.z = [np.empty((n, layer.n_out), dtype) for layer in layers]
-        self.h = [np.empty((n, layer.n_out), dtype) if isinstance(layer.activation, (ReLU, Softmax))
-                  else None for layer in layers]
-        self.g = [np.empty((n, layer.n_out), dtype) for layer in layers]
-        self.mask = [np.empty((n, layer.n_out), bool) if isinstance(layer.activation, ReLU) else None
+        self.zT = [np.empty((layer.n_out, n), dtype) for layer in layers]
+        self.hT = [np.empty((layer.n_out, n), dtype) if isinstance(layer.activation, (ReLU, Softmax))
+                   else None for layer in layers]
+        self.gT = [np.empty((layer.n_out, n), dtype) for layer in layers]
+        self.mask = [np.empty((layer.n_out, n), bool) if isinstance(layer.activation, ReLU) else None
                      for layer in layers]
-        self.ones = np.ones(n, dtype)
-        k = layers[-1].n_out
-        self.ones_out = np.ones(k, dtype)                         # row sums of the output layer
-        self.row_starts = np.arange(n, dtype=np.intp) * k         # flat index of row starts
+        self.ones = np.ones(n, dtype)                             # Σₙ as a product: db = δᵀ 1
+        self.ones_out = np.ones(layers[-1].n_out, dtype)          # Σₖ over the output units
+        self.columns = np.arange(n, dtype=np.intp)
         self.flat = np.empty(n, np.intp)
 
 
@@ -118,60 +119,64 @@ def loss_and_grad(net, X, y, loss, sample_weight=None) -> float:
     """``Network._loss_and_grad`` with reused buffers (see the module docstring).
 
     X : validated ndarray of shape (n, n_in); y : validated targets; returns the loss
-    and overwrites ``net.grads``.
+    and overwrites ``net.grads``. The work runs on transposed activations (one column
+    per example: Zᵀ = W Xᵀ + b), which OpenBLAS multiplies faster at these shapes
+    than Z = X Wᵀ; the layers' caches are the transposed views, of shape (n, n_out)
+    as in the plain path.
     """
     layers = net.layers
     n = X.shape[0]
     ws = workspace(net, n)
     last = len(layers) - 1
+    fused_ce = _labels_ce(loss, y, sample_weight) and isinstance(layers[last].activation, Softmax)
 
-    # forward: z = X Wᵀ + b into ws.z, h = σ(z) (in place for ReLU; z itself for identity)
-    h = X
+    # forward: zᵀ = W hᵀ + b, hᵀ = σ(zᵀ) (into a buffer for ReLU; zᵀ itself for identity)
+    hT = X.T
     for i, layer in enumerate(layers):
-        layer.x = h
-        z = ws.z[i]
-        np.matmul(h, layer._W.T, out=z)
-        z += layer._b
+        layer.x = hT.T
+        zT = np.matmul(layer._W, hT, out=ws.zT[i])
+        zT += layer._b[:, None]
         act = layer.activation
         if isinstance(act, ReLU):
-            h = np.maximum(z, 0, out=ws.h[i])
+            hT = np.maximum(zT, 0, out=ws.hT[i])
         elif isinstance(act, Identity):
-            h = z
-        elif isinstance(act, Softmax) and i == last and _labels_ce(loss, y, sample_weight):
-            h = ws.h[i]          # filled by the fused kernel below
+            hT = zT
+        elif i == last and fused_ce:
+            hT = ws.hT[i]          # p = softmax(z), filled by the fused kernel below
         else:
-            h = act(z)
-        layer.z, layer.h = z, h
+            hT = act(zT.T).T       # any σ, on the (n, n_out) view (softmax runs along the last axis)
+        layer.z, layer.h = zT.T, hT.T
 
-    # output: δ of the last layer
+    # output: δᵀ of the last layer
     out = layers[last]
-    if _labels_ce(loss, y, sample_weight) and isinstance(out.activation, Softmax):
-        value, delta = _softmax_cross_entropy(out.z, y, ws.h[last], ws.g[last], ws,
-                                              loss.reduction)
+    if fused_ce:
+        value, deltaT = _softmax_cross_entropy(ws.zT[last], y, ws.hT[last], ws.gT[last], ws,
+                                               loss.reduction)
     elif loss.fused:
         value, delta = loss.value_and_delta(out.z, y, sample_weight)
+        deltaT = delta.T
     else:
         value = loss.value(out.h, y, sample_weight)
-        delta = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight))
+        deltaT = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight)).T
 
-    # backward: dW = δᵀ x, db = 1ᵀ δ, ∂loss/∂h of the layer below = δ W (not for layer 1)
+    # backward: dW = δᵀ x, db = δᵀ 1, (∂loss/∂h of the layer below)ᵀ = Wᵀ δᵀ (not for layer 1)
     for i in range(last, -1, -1):
         layer = layers[i]
-        layer.delta = delta
-        np.matmul(delta.T, layer.x, out=layer._dW)
-        np.matmul(ws.ones, delta, out=layer._db)
+        layer.delta = deltaT.T
+        np.matmul(deltaT, layer.x, out=layer._dW)
+        np.matmul(deltaT, ws.ones, out=layer._db)
         if i == 0:
             break
         below = layers[i - 1]
-        g = np.matmul(delta, layer._W, out=ws.g[i - 1])
+        gT = np.matmul(layer._W.T, deltaT, out=ws.gT[i - 1])
         act = below.activation
         if isinstance(act, ReLU):
             # ReLU′(z) = 1 for z > 0, else 0 (ReLU′(0) = 0 as on the slide): g ⊙ [z > 0]
-            delta = np.multiply(g, np.greater(below.z, 0, out=ws.mask[i - 1]), out=g)
+            deltaT = np.multiply(gT, np.greater(ws.zT[i - 1], 0, out=ws.mask[i - 1]), out=gT)
         elif isinstance(act, Identity):
-            delta = g
+            deltaT = gT
         else:
-            delta = act.backward(below.z, below.h, g)
+            deltaT = act.backward(below.z, below.h, gT.T).T
     return value
 
 
@@ -180,34 +185,35 @@ def _labels_ce(loss, y, sample_weight) -> bool:
     return isinstance(loss, CrossEntropy) and y.ndim == 1 and sample_weight is None
 
 
-def _softmax_cross_entropy(z, labels, p, delta, ws, reduction):
-    """Loss and δ = (p − onehot(y)) / n of softmax cross-entropy, into ``p`` and ``delta``.
+def _softmax_cross_entropy(zT, labels, pT, deltaT, ws, reduction):
+    """Loss and δᵀ = (p − onehot(y))ᵀ / n of softmax cross-entropy, into ``pT`` and ``deltaT``.
 
-    z : logits (n, k); labels : int (n,); p, delta : output buffers (n, k). Row sums
-    are products with a vector of ones (one BLAS call instead of a slow small-row
-    reduction); the target entries are addressed by flat index n·k + yₙ.
+    zT : logits, transposed (k, n); labels : int (n,); pT, deltaT : output buffers (k, n).
+    Column sums are products with a vector of ones (one BLAS call); the target entries
+    zᵀ[yₙ, n] are addressed by flat index yₙ·n + n.
     """
-    n = z.shape[0]
-    hi = float(z.max())
-    if hi - float(z.min()) <= _SHIFT_RANGE:
-        np.subtract(z, hi, out=p)
+    n = zT.shape[1]
+    hi = float(zT.max())
+    if hi - float(zT.min()) <= _SHIFT_RANGE:
+        np.subtract(zT, hi, out=pT)
         shift_total = n * hi
-    else:    # wide logits or non-finite values: per-row maximum, as activations.Softmax
-        m = z.max(axis=1, keepdims=True)
-        np.subtract(z, m, out=p)
+    else:    # wide logits or non-finite values: per-example maximum, as activations.Softmax
+        m = zT.max(axis=0)
+        np.subtract(zT, m, out=pT)
         shift_total = float(m.sum())
-    np.exp(p, out=p)
-    total = p @ ws.ones_out                       # Σₖ e^(zₙₖ − shift), shape (n,)
-    flat = np.add(ws.row_starts, labels, out=ws.flat)
-    picked = z.reshape(-1).take(flat)                # zₙ,yₙ
-    # Σₙ −log pₙ,yₙ = Σₙ (log Σₖ e^(zₙₖ − shift) + shift − zₙ,yₙ)
+    np.exp(pT, out=pT)
+    total = ws.ones_out @ pT                           # Σₖ e^(zₖₙ − shift), shape (n,)
+    flat = np.multiply(labels, n, out=ws.flat)
+    flat += ws.columns
+    picked = zT.reshape(-1).take(flat)                 # z at the target class, per example
+    # Σₙ −log pₙ,yₙ = Σₙ (log Σₖ e^(zₖₙ − shift) + shift − z_yₙ,ₙ)
     value = float(np.log(total).sum()) + shift_total - float(picked.sum())
-    np.divide(p, total[:, None], out=p)
+    np.divide(pT, total, out=pT)
     scale = 1.0 / n if reduction == "mean" else 1.0
-    np.multiply(p, scale, out=delta)
-    d = delta.reshape(-1)
-    d.put(flat, d.take(flat) - scale)                # δₙ,yₙ −= 1/n
-    return value * scale, delta
+    np.multiply(pT, scale, out=deltaT)
+    d = deltaT.reshape(-1)
+    d.put(flat, d.take(flat) - scale)                  # δ at the target class −= 1/n
+    return value * scale, deltaT
 
 
 # -- one example -----------------------------------------------------------------------------

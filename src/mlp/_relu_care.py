@@ -50,11 +50,17 @@ class ReluCare:
         sizes = [(layer.n_out, layer.n_in) for layer in net.layers]
         self.w_at = np.cumsum([0] + [a * b for a, b in sizes])
         self.b_at = self.w_at[-1] + np.cumsum([0] + [a for a, _ in sizes])
+        self._ones = np.ones(0, net.dtype)       # 1 of the batch size, for column sums in track
 
     def track(self) -> None:
         """After a batch's forward pass: note which units were active on it."""
         for i, alive in self.alive.items():
-            alive |= self.net.layers[i].z.max(axis=0) > 0
+            h = self.net.layers[i].h
+            # unit j was active (some z > 0) iff Σₙ hₙⱼ > 0, as h = max(z, 0) ≥ 0: one
+            # matrix–vector product, several times cheaper than z.max(axis=0)
+            if self._ones.shape[0] != h.shape[0]:
+                self._ones = np.ones(h.shape[0], h.dtype)
+            alive |= (self._ones @ h) > 0
 
     def _redraw(self, i: int, units) -> None:
         layer, nxt = self.net.layers[i], self.net.layers[i + 1]
