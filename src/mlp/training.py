@@ -390,8 +390,9 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
         Learning rate; default the optimiser's own (PyTorch's defaults: 1e-3 for
         Adam, AdamW and SGD, 1e-2 for RMSprop).
     epochs : int or "auto", default "auto"
-        "auto": enough epochs for about 5000 optimiser steps, at least 10 —
-        5000 epochs on 4 examples (XOR), 715 on 1,347 (digits), 17 on 60,000.
+        "auto": enough epochs for about 10,000 optimiser steps, at least 10 —
+        10,000 epochs on 4 examples (XOR), 1,429 on 1,347 (digits, batches of
+        200), 34 on 60,000.
     batch_size : int, "auto" or None, default "auto"
         "auto" is min(200, n) (scikit-learn's rule); None is full-batch gradient
         descent, as in the lecture.
@@ -468,23 +469,24 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     -----
     **ReLU care.** A ReLU unit whose z ≤ 0 on every example outputs 0 and gets
     zero gradient, so gradient descent can never bring it back: the lecture's
-    2-2-1 ReLU network on XOR gets stuck this way from most random starts (plain
-    Adam from He initialisation solves about 1 seed in 4; PyTorch's default
-    initialisation with SGD or Adam little more). With ``relu_care`` (default)
+    2-2-1 ReLU network on XOR gets stuck this way from most random starts (with
+    these defaults but ``relu_care=False``, 19.5% of 1000 seeds solve it; PyTorch's
+    default initialisation with SGD(lr=0.1) or Adam(lr=0.01), 24% and 22%). With ``relu_care`` (default)
     fit does two things for hidden ReLU layers, and nothing else:
 
     1. after every epoch, each unit that was inactive on every example of the
        epoch is revived: fresh input weights N(0, 2/n_in), bias 0, zero outgoing
        weights, its optimiser state cleared. The network's function, and so the
        loss, is unchanged by this;
-    2. when the training loss has not improved by 0.1% for about 500 optimiser
+    2. when the training loss has not fallen by 1% for about 200 optimiser
        steps (at least 10 epochs), the unit contributing least (mean h · ‖outgoing
        weights‖ on the last batch) is re-drawn the same way and training goes on;
        the parameters with the lowest epoch loss since the first re-draw are
        kept, and put back at the end if the run ended worse.
 
     With the defaults this solves XOR with the 2-2-1 ReLU/identity/MSE network
-    from 99.9% of seeds (benchmarks/xor_reliability.py). Networks without ReLU
+    from 1000 of 1000 seeds (2-3-1 and 2-4-1 too; benchmarks/xor_reliability.py),
+    in about 0.35 s per fit. Networks without ReLU
     hidden layers are trained exactly as described above. Without early stopping
     and without ReLU care, fit applies exactly ``epochs`` × ⌈n / batch_size⌉
     optimiser steps to the parameters it was given.
