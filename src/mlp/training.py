@@ -486,7 +486,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
 
     With the defaults this solves XOR with the 2-2-1 ReLU/identity/MSE network
     from 1000 of 1000 seeds (2-3-1 and 2-4-1 too; benchmarks/xor_reliability.py),
-    in about 0.35 s per fit. Networks without ReLU
+    in about 0.3 s per fit. Networks without ReLU
     hidden layers are trained exactly as described above. Without early stopping
     and without ReLU care, fit applies exactly ``epochs`` × ⌈n / batch_size⌉
     optimiser steps to the parameters it was given.
