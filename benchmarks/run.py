@@ -186,8 +186,10 @@ def run_sklearn(X, y, batch, opt, epochs, seed=0) -> dict:
 class Ceiling:
     """The eight np.matmul calls of one SGD step per batch, on the same shapes, timed alone.
 
-    Forward Z_l = H_{l−1} W_lᵀ (three), backward dW_l = δ_lᵀ H_{l−1} (three) and
-    ∂loss/∂H_{l−1} = δ_l W_l for l = 3, 2 (two; none for the input).
+    Forward three products, backward dW_l for l = 3, 2, 1 and ∂loss/∂H_{l−1} for l = 3, 2
+    (none for the input). Two layouts: ``"rows"``, Z = X Wᵀ (one example per row, the
+    usual NumPy loop), and ``"columns"``, Zᵀ = W Xᵀ (one example per column, the calls
+    mlp's fast training step makes). The ceiling is the faster of the two.
     """
 
     def __init__(self, X, n, batch):
@@ -195,30 +197,39 @@ class Ceiling:
         self.Ws = [(rng.standard_normal((b, a)) * np.sqrt(2 / a)).astype(np.float32)
                    for a, b in zip(SIZES[:-1], SIZES[1:])]
         self.dWs = [np.empty_like(W) for W in self.Ws]
-        sizes = [batch] * (n // batch) + ([n % batch] if n % batch else [])
-        self.batches = []
-        for m in sorted(set(sizes)):
+        self.sizes = [batch] * (n // batch) + ([n % batch] if n % batch else [])
+        self.buffers = {}
+        for m in set(self.sizes):
             x = np.ascontiguousarray(X[:m])
-            z = [np.empty((m, b), np.float32) for b in SIZES[1:]]
-            g = [np.empty((m, b), np.float32) for b in SIZES[1:]]
-            self.batches.append((m, x, z, g))
-        self.sizes = sizes
+            rows = [np.empty((m, b), np.float32) for b in SIZES[1:]]
+            cols = [np.empty((b, m), np.float32) for b in SIZES[1:]]
+            self.buffers[m] = (x, rows, cols)
 
-    def epoch(self) -> float:
+    def epoch(self, layout: str) -> float:
         W1, W2, W3 = self.Ws
         dW1, dW2, dW3 = self.dWs
-        by_size = {m: (x, z, g) for m, x, z, g in self.batches}
+        mm = np.matmul
         t = time.perf_counter()
         for m in self.sizes:
-            x, (z1, z2, z3), (g1, g2, g3) = by_size[m]
-            np.matmul(x, W1.T, out=z1)
-            np.matmul(z1, W2.T, out=z2)
-            np.matmul(z2, W3.T, out=z3)
-            np.matmul(z3.T, z2, out=dW3)
-            np.matmul(z3, W3, out=g2)
-            np.matmul(g2.T, z1, out=dW2)
-            np.matmul(g2, W2, out=g1)
-            np.matmul(g1.T, x, out=dW1)
+            x, (z1, z2, z3), (c1, c2, c3) = self.buffers[m]
+            if layout == "rows":
+                mm(x, W1.T, out=z1)
+                mm(z1, W2.T, out=z2)
+                mm(z2, W3.T, out=z3)
+                mm(z3.T, z2, out=dW3)
+                mm(z3, W3, out=z2)
+                mm(z2.T, z1, out=dW2)
+                mm(z2, W2, out=z1)
+                mm(z1.T, x, out=dW1)
+            else:
+                mm(W1, x.T, out=c1)
+                mm(W2, c1, out=c2)
+                mm(W3, c2, out=c3)
+                mm(c3, c2.T, out=dW3)
+                mm(W3.T, c3, out=c2)
+                mm(c2, c1.T, out=dW2)
+                mm(W2.T, c2, out=c1)
+                mm(c1, x, out=dW1)
         return time.perf_counter() - t
 
 
@@ -247,28 +258,73 @@ def bench_training(X, y, batches, epochs, reps, log) -> dict:
             # warm-up (excluded): one short run each
             for run in runners.values():
                 run(X[:4 * batch * 4], y[:4 * batch * 4], batch, opt, 1)
-            ceiling.epoch()
+            ceiling.epoch("rows"), ceiling.epoch("columns")
             times = {k: [] for k in runners}
-            epoch_times, ceil_times = [], []
+            epoch_times, ceil_times = [], {"rows": [], "columns": []}
             names = list(runners)
             for r in range(reps):
                 order = names[r % len(names):] + names[:r % len(names)]
                 for name in order:
                     res = runners[name](X, y, batch, opt, epochs)
                     times[name].append(res["seconds"])
-                    if name == "mlp":
-                        epoch_times.append(res["seconds"] / epochs)
+                    if name == "mlp":     # History.seconds: each epoch, from shuffle to History
+                        epoch_times.append(statistics.median(res["epoch_seconds"]) if res["epoch_seconds"]
+                                           else res["seconds"] / epochs)
                     if name == "mlp" and opt == "sgd":
-                        ceil_times.append(statistics.median(ceiling.epoch() for _ in range(3)))
+                        for layout, found in ceil_times.items():
+                            found.append(statistics.median(ceiling.epoch(layout) for _ in range(3)))
                 log(f"  batch {batch} {opt} rep {r + 1}/{reps}: " + ", ".join(
                     f"{k} {n * epochs / v[-1]:,.0f}/s" for k, v in times.items()))
             med = {k: statistics.median(v) for k, v in times.items()}
             entry = {k: n * epochs / v for k, v in med.items()}
             entry["epoch_s"] = statistics.median(epoch_times)
-            if ceil_times:
-                entry["ceiling_epoch_s"] = statistics.median(ceil_times)
+            if ceil_times["rows"]:
+                entry["ceiling_rows_s"] = statistics.median(ceil_times["rows"])
+                entry["ceiling_columns_s"] = statistics.median(ceil_times["columns"])
+                entry["ceiling_epoch_s"] = min(entry["ceiling_rows_s"], entry["ceiling_columns_s"])
                 entry["ceiling_sps"] = n / entry["ceiling_epoch_s"]
             out[(batch, opt)] = entry
+    return out
+
+
+def bench_anatomy(X, y, batch, reps, log) -> dict:
+    """Where one training step's time goes (µs per step, medians over an epoch's batches):
+    the batch gather, ``_loss_and_grad`` on the fast and on the plain path, its eight
+    matrix products alone, and the optimiser steps — in a loop like fit's."""
+    import mlp
+    import mlp.optimizers
+    net = mlp.Network.from_sizes(SIZES, hidden="relu", output="softmax", seed=0)
+    loss = mlp.losses.get("cross_entropy")
+    sgd, adam = mlp.optimizers.SGD(lr=0.1), mlp.optimizers.Adam(lr=1e-3)
+    rng = np.random.default_rng(0)
+    n = len(X) - len(X) % batch
+    ceiling = Ceiling(X, n, batch)
+    found = {k: [] for k in ("gather", "fast", "plain", "sgd", "adam")}
+    pc = time.perf_counter
+    for r in range(reps + 1):
+        perm = rng.permutation(len(X))
+        t = {k: 0.0 for k in found}
+        for s in range(0, n, batch):
+            t0 = pc()
+            idx = perm[s:s + batch]
+            Xb, yb = X[idx], y[idx]
+            t1 = pc()
+            with mlp.fast_paths(s % (2 * batch) == 0):
+                net._loss_and_grad(Xb, yb, loss)
+            t2 = pc()
+            opt = sgd if s % (4 * batch) < 2 * batch else adam
+            opt.step(net.params, net.grads)
+            t3 = pc()
+            t["gather"] += t1 - t0
+            t["fast" if s % (2 * batch) == 0 else "plain"] += t2 - t1
+            t["sgd" if opt is sgd else "adam"] += t3 - t2
+        if r:                                   # the first pass is the warm-up
+            steps = n // batch
+            for k in found:
+                found[k].append(t[k] / (steps if k == "gather" else steps / 2) * 1e6)
+    out = {k: statistics.median(v) for k, v in found.items()}
+    out["matmuls"] = min(ceiling.epoch("rows"), ceiling.epoch("columns")) / (n // batch) * 1e6
+    log(f"  anatomy of a step at batch {batch}: " + ", ".join(f"{k} {v:.0f} µs" for k, v in out.items()))
     return out
 
 
@@ -368,7 +424,7 @@ def verdict(ok):
     return "met" if ok else "**not met**"
 
 
-def report(info, train, gemm, predict, memory, imports, args) -> str:
+def report(info, train, anatomy, gemm, predict, memory, imports, args) -> str:
     fpe = flops_per_example(SIZES)
     lines = [BEGIN, "## Speed (benchmarks/run.py)", ""]
     lines += [f"Run {info['date']}{' (--quick)' if args.quick else ''} on {info['cpu']}, "
@@ -392,17 +448,35 @@ def report(info, train, gemm, predict, memory, imports, args) -> str:
         lines += ["", f"### Compute efficiency ({fpe:,} matrix-product FLOPs per example; "
                       f"np.matmul 2048×2048 float32: {gemm:.1f} GFLOP/s)", "",
                   "| batch | optimiser | mlp GFLOP/s | of matmul 2048² | PyTorch GFLOP/s | "
-                  "SGD epoch / its 8 matmuls alone | ceiling (samples/s) |",
-                  "|---:|---|---:|---:|---:|---:|---:|"]
+                  "mlp SGD epoch | its 8 matmuls alone: rows / columns layout | epoch / faster layout | "
+                  "ceiling (samples/s) |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         for (batch, opt), e in train.items():
             g = e["mlp"] * fpe / 1e9
-            ratio = (f"{e['epoch_s'] / e['ceiling_epoch_s']:.3f} ({e['epoch_s']:.3f} s / "
-                     f"{e['ceiling_epoch_s']:.3f} s)" if "ceiling_epoch_s" in e else "–")
-            ceil = fmt_sps(e["ceiling_sps"]) if "ceiling_sps" in e else "–"
+            if "ceiling_epoch_s" in e:
+                cells = (f"{e['epoch_s']:.3f} s | {e['ceiling_rows_s']:.3f} s / "
+                         f"{e['ceiling_columns_s']:.3f} s | {e['epoch_s'] / e['ceiling_epoch_s']:.3f}× | "
+                         f"{fmt_sps(e['ceiling_sps'])}")
+            else:
+                cells = "– | – | – | –"
             lines.append(f"| {batch} | {opt} | {g:.1f} | {g / gemm:.0%} | {e['torch'] * fpe / 1e9:.1f} | "
-                         f"{ratio} | {ceil} |")
-        lines += ["", "Epoch time = wall time of `fit` / epochs (input validation, shuffling and the "
-                      "per-epoch loss included)."]
+                         f"{cells} |")
+        lines += ["", "Throughput = examples × epochs / wall time of the whole `fit` (input validation "
+                      "included). Epoch time = median of `History.seconds` (shuffling, batches, optimiser "
+                      "steps, loss and accuracy of the epoch). The ceiling is the faster of the two "
+                      "layouts of the same eight products; mlp's fast path uses the column layout."]
+    if anatomy:
+        a = anatomy
+        step_sgd = a["gather"] + a["fast"] + a["sgd"]
+        lines += ["", "### Where a training step goes (batch 128, µs per step, in a loop like fit's)", "",
+                  "| part | µs | share of an SGD step |", "|---|---:|---:|",
+                  f"| batch gather `X[idx]` | {a['gather']:.0f} | {a['gather'] / step_sgd:.0%} |",
+                  f"| `_loss_and_grad`, fast path | {a['fast']:.0f} | {a['fast'] / step_sgd:.0%} |",
+                  f"| … of which its 8 matrix products, timed alone | {a['matmuls']:.0f} | "
+                  f"{a['matmuls'] / step_sgd:.0%} |",
+                  f"| `_loss_and_grad`, plain path (for comparison) | {a['plain']:.0f} | |",
+                  f"| optimiser step, SGD | {a['sgd']:.0f} | {a['sgd'] / step_sgd:.0%} |",
+                  f"| optimiser step, Adam | {a['adam']:.0f} | |"]
     if predict:
         lines += ["", "### Single-example predict latency (µs per call)", "",
                   "| network | mlp `net(x)` | mlp `predict(x)` | PyTorch no_grad | scikit-learn | "
@@ -468,8 +542,8 @@ def write_section(section: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a one-minute version")
-    parser.add_argument("--only", default="train,predict,memory,import",
-                        help="comma-separated parts to run (train, predict, memory, import)")
+    parser.add_argument("--only", default="train,anatomy,predict,memory,import",
+                        help="comma-separated parts to run (train, anatomy, predict, memory, import)")
     parser.add_argument("--batches", default=None, help="comma-separated batch sizes (default 128,32,512)")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per measurement")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
@@ -494,11 +568,13 @@ def main(argv=None) -> int:
     log(f"mlp speed benchmark{' (quick)' if quick else ''}: {info['cpu']}, {info['cores']} cores, "
         f"{threads} threads ({how}), BLAS {info['blas']}")
     X, y = make_data(args.n)
-    train = predict = memory = imports = {}
+    train = anatomy = predict = memory = imports = {}
     gemm = matmul_gflops()
     log(f"np.matmul 2048×2048 float32: {gemm:.1f} GFLOP/s")
     if "train" in parts:
         train = bench_training(X, y, batches, args.epochs, args.reps, log)
+    if "anatomy" in parts:
+        anatomy = bench_anatomy(X, y, 128, args.reps, log)
     if "predict" in parts:
         predict = bench_predict(1000 if quick else 3000, 5 if quick else 9, log)
     if "memory" in parts:
@@ -506,7 +582,7 @@ def main(argv=None) -> int:
     if "import" in parts:
         imports = bench_import(args.import_reps, log)
     info["load_end"] = os.getloadavg()
-    section = report(info, train, gemm, predict, memory, imports, args)
+    section = report(info, train, anatomy, gemm, predict, memory, imports, args)
     print()
     print(section)
     if not args.no_write:
