@@ -501,9 +501,10 @@ def report(info, train, anatomy, gemm, predict, memory, imports, args) -> str:
         for fw, e in memory.items():
             lines.append(f"| {fw} | {e['before_mib']:.0f} | {e['peak_mib']:.0f} | "
                          f"{e['peak_mib'] - e['before_mib']:.0f} |")
-        lines += ["", "Same data (60,000 × 784 float32 = 179 MiB, shared with PyTorch via "
-                      "`torch.from_numpy`), SGD, batch 128; the peak (VmHWM) is reset after the data "
-                      "is built, so it measures training."]
+        lines += ["", f"Same data ({args.n:,} × 784 float32 = {args.n * 784 * 4 / 2**20:.0f} MiB, shared "
+                      "with PyTorch via `torch.from_numpy`), SGD, batch 128, "
+                      f"{args.epochs} epoch(s); the peak (VmHWM) is reset after the data is built, so "
+                      "it measures training."]
     if imports:
         lines += ["", f"### Import time (fresh process, median of {args.import_reps})", "",
                   f"`python -c \"import mlp\"`: {imports['import mlp']:.3f} s with the bytecode cache "
