@@ -12,11 +12,14 @@ What is fast here, and why it is the same computation:
 * ``loss_and_grad`` (the training step, ``Network._loss_and_grad``) writes every
   layer's z, h and ∂loss/∂h into buffers kept per batch size (``Workspace``) with
   ``np.matmul(..., out=)`` and in-place ufuncs, instead of allocating a dozen
-  arrays per batch. ReLU's backward is an in-place multiply by the mask z > 0;
-  the bias gradient Σₙ δ is the product 1ᵀ δ; the first layer never computes
-  ∂loss/∂x. The layers' caches (``x``, ``z``, ``h``, ``delta``) and the gradients
-  are filled exactly as by the plain path — but the cached arrays are these
-  buffers, overwritten by the next batch of the same size.
+  arrays per batch. The buffers hold one example per column — Zᵀ = W Xᵀ + b, the
+  slide's z = W x + b side by side — because OpenBLAS multiplies these shapes
+  faster than Z = X Wᵀ (about 10% at batch 128, 20% at batch 32). ReLU's backward
+  is an in-place multiply by the mask z > 0; the bias gradient Σₙ δ is the
+  product δᵀ 1; the first layer never computes ∂loss/∂x. The layers' caches
+  (``x``, ``z``, ``h``, ``delta``, shape (n, ·) as always — transposed views of
+  the buffers) and the gradients are filled exactly as by the plain path, but
+  the cached arrays are overwritten by the next batch of the same size.
 * softmax + cross-entropy on integer labels is one fused kernel: p = softmax(z)
   is computed once (it is the output layer's ``h``), the loss is
   Σₙ (log Σₖ e^(zₙₖ) − zₙ,yₙ) / n and δ = (p − onehot(y)) / n, without building
@@ -30,6 +33,12 @@ What is fast here, and why it is the same computation:
   parameters (the lecture's 2-2-1 XOR net) runs in plain Python floats, which
   for a handful of numbers is several times cheaper than any array call; the
   result is rounded to the network's dtype.
+* ``max_feature_std`` (fit's input-scale check) is ``X.std(axis=0).max()``
+  without a temporary the size of the data set.
+
+What is not here: the optimiser step (``optimizers.py``, already one in-place
+pass per term over the flat vectors) and the batch gather ``X[idx]`` (one copy of
+the batch, never of the data set).
 """
 
 from __future__ import annotations
