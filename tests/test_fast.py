@@ -204,3 +204,11 @@ def test_max_feature_std_equals_numpy(dtype, n):
     X = (rng.normal(size=(n, 7)) * [1e-3, 1, 10, 100, 1e3, 0.5, 2] + [5, -3, 0, 1e3, 0, 1, 2]).astype(dtype)
     np.testing.assert_allclose(mlp._fast.max_feature_std(X), X.std(axis=0).max(), rtol=1e-4 if
                                dtype == np.float32 else 1e-10, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flush_denormals_zeroes_only_subnormal_entries(dtype):
+    tiny = np.finfo(dtype).tiny
+    a = np.array([0.0, tiny / 4, -tiny / 2, tiny, -tiny, 1.0, -3.5], dtype)
+    mlp._fast.flush_denormals(a, None, np.arange(3))
+    np.testing.assert_array_equal(a, np.array([0.0, 0.0, 0.0, tiny, -tiny, 1.0, -3.5], dtype))
