@@ -183,3 +183,17 @@ def test_labels_as_column_and_one_hot_agree():
 def test_backward_before_forward_is_a_clear_error():
     with pytest.raises(RuntimeError, match="before forward"):
         mlp.Dense(2, 2).backward(np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_pickled_and_deep_copied_networks_keep_their_views(how):
+    import copy
+    import pickle
+    net = small(np.float64)
+    clone = pickle.loads(pickle.dumps(net)) if how == "pickle" else copy.deepcopy(net)
+    np.testing.assert_array_equal(clone.params, net.params)
+    assert np.shares_memory(clone.layers[0].W, clone.params)
+    assert np.shares_memory(clone.layers[1].db, clone.grads)
+    assert not np.shares_memory(clone.params, net.params)
+    clone.params = np.zeros(clone.n_params)
+    assert np.all(clone.layers[1].W == 0) and not np.all(net.layers[1].W == 0)

@@ -77,19 +77,30 @@ class Network:
         n_params = n_weights + sum(layer.n_out for layer in layers)
         self._params = np.zeros(n_params, dtype=dtype)
         self._grads = np.zeros(n_params, dtype=dtype)
-        w_at, b_at = 0, n_weights
-        for layer in layers:
-            W, b = layer.W.copy(), layer.b.copy()
-            layer._bind(self._params, self._grads, w_at, b_at)
-            layer.W, layer.b = W, b
-            w_at += layer.n_out * layer.n_in
-            b_at += layer.n_out
+        self._bind_layers()
         hidden = layers[:-1]
         if hidden and all(isinstance(layer.activation, Identity) for layer in hidden):
             warnings.warn(
                 f"all {len(hidden)} hidden layer(s) use the identity activation: this network "
                 "is no more powerful than a single layer (mlp.collapse(net) gives it)",
                 UserWarning, stacklevel=2)
+
+    def _bind_layers(self) -> None:
+        """Make every layer's W, b, dW, db views into the flat vectors, keeping their values."""
+        w_at, b_at = 0, self._n_weights()
+        for layer in self.layers:
+            W, b = layer.W.copy(), layer.b.copy()
+            layer._bind(self._params, self._grads, w_at, b_at)
+            layer.W, layer.b = W, b
+            w_at += layer.n_out * layer.n_in
+            b_at += layer.n_out
+
+    def __setstate__(self, state) -> None:
+        # pickle and deepcopy store each NumPy view as an array of its own: rebuild the views
+        # so that the layers and the flat params stay one and the same memory.
+        self.__dict__.update(state)
+        self._params, self._grads = np.array(self._params), np.array(self._grads)  # writable
+        self._bind_layers()
 
     @classmethod
     def from_sizes(cls, sizes, hidden="relu", output="identity", init="he", seed=None,
