@@ -130,6 +130,62 @@ def test_fast_paths_switch_restores_previous_state():
     assert mlp._fast.ENABLED
 
 
+# -- the fused SGD step (fit with plain SGD) ----------------------------------------------------
+def fit_both(sizes, hidden, output, dtype, X, y, loss, optimizer, **kw):
+    """(network, history) after the same fit on the fast path and on the plain path."""
+    out = []
+    for fast in (True, False):
+        net = make(sizes, hidden, output, dtype, seed=5)
+        with mlp.fast_paths(fast):
+            history = net.fit(X, y, loss=loss, optimizer=optimizer(), seed=3, progress=False, **kw)
+        out.append((net, history))
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:loss still falling")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hidden, output, loss, lr", [("relu", "softmax", "cross_entropy", 0.2),
+                                                      ("tanh", "identity", "mse", 0.01),
+                                                      ("relu", "sigmoid", "binary_cross_entropy", 0.2)])
+def test_fit_with_sgd_fused_into_backward_equals_plain(dtype, hidden, output, loss, lr):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(50, 4)).astype(dtype)     # 50 = 6 batches of 8 and one of 2
+    y = (rng.integers(0, 3, size=50) if loss == "cross_entropy"
+         else rng.integers(0, 2, size=(50, 1)).astype(dtype) if loss == "binary_cross_entropy"
+         else rng.normal(size=(50, 3)))
+    n_out = 1 if loss == "binary_cross_entropy" else 3
+    (fast, hf), (slow, hs) = fit_both([4, 6, 5, n_out], hidden, output, dtype, X, y, loss,
+                                      lambda: mlp.optimizers.SGD(lr=lr), epochs=4, batch_size=8)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(hf.loss, hs.loss, **tol)
+    assert hf.metrics.get("accuracy") == hs.metrics.get("accuracy")
+    np.testing.assert_allclose(fast.params, slow.params, rtol=tol["rtol"], atol=tol["atol"])
+    # after fit, grads and deltas hold ∂L/∂θ and ∂L/∂z of the last batch, as on the plain path
+    scale = max(1.0, float(np.abs(slow.grads).max()))
+    np.testing.assert_allclose(fast.grads, slow.grads, rtol=10 * tol["rtol"], atol=10 * tol["atol"] * scale)
+    for a, b in zip(fast.layers, slow.layers):
+        np.testing.assert_allclose(a.delta, b.delta, rtol=10 * tol["rtol"],
+                                   atol=10 * tol["atol"] * max(1.0, np.abs(b.delta).max()))
+    assert fast.train_state.optimizer.t == slow.train_state.optimizer.t == 4 * 7
+
+
+def test_fused_sgd_step_leaves_params_untouched_when_the_loss_overflows():
+    # The loss ½ Σ (ŷ − y)² overflows float32 while the gradient ŷ − y ≈ −1e20 is finite: no
+    # step is taken and TrainingDiverged is raised, on both paths.
+    X = np.array([[1.0, 0.5], [1.0, -1.0]])
+    y = np.array([[1e20], [0.0]])
+    results = []
+    for fast in (True, False):
+        net = make([2, 3, 1], "relu", "identity", np.float32, seed=1)
+        before = net.params.copy()
+        with mlp.fast_paths(fast), pytest.raises(mlp.TrainingDiverged):
+            net.fit(X, y, loss="mse", optimizer=mlp.optimizers.SGD(lr=0.1), epochs=1, batch_size=2,
+                    progress=False)
+        results.append(net.params.copy())
+        np.testing.assert_array_equal(net.params, before)
+    np.testing.assert_array_equal(*results)
+
+
 # -- one example -------------------------------------------------------------------------------
 SMALL = [([2, 2, 1], "relu", "identity"), ([2, 3, 2], "tanh", "softmax"), ([3, 2, 1], "sigmoid", "sigmoid"),
          ([2, 2, 1], "leaky_relu", "identity"), ([2, 2], "identity", "softmax")]
@@ -212,3 +268,19 @@ def test_flush_denormals_zeroes_only_subnormal_entries(dtype):
     a = np.array([0.0, tiny / 4, -tiny / 2, tiny, -tiny, 1.0, -3.5], dtype)
     mlp._fast.flush_denormals(a, None, np.arange(3))
     np.testing.assert_array_equal(a, np.array([0.0, 0.0, 0.0, tiny, -tiny, 1.0, -3.5], dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf, "inf-inf", "overflow"])
+def test_all_finite_on_a_large_array_equals_numpy(dtype, bad):
+    from mlp._validation import all_finite
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(700, 100)).astype(dtype)       # 70,000 entries: the column-sum path
+    if bad == "inf-inf":
+        X[3, 5], X[400, 5] = np.inf, -np.inf
+    elif bad == "overflow":                             # finite, but the column sums overflow
+        X[:, 7] = np.finfo(dtype).max / 2
+    elif bad is not None:
+        X[rng.integers(700), rng.integers(100)] = bad
+    assert all_finite(X) == bool(np.isfinite(X).all())
+    assert all_finite(X) == (bad in (None, "overflow"))

@@ -124,7 +124,7 @@ def workspace(net, n: int) -> Workspace:
     return ws
 
 
-def loss_and_grad(net, X, y, loss, sample_weight=None) -> float:
+def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None) -> float:
     """``Network._loss_and_grad`` with reused buffers (see the module docstring).
 
     X : validated ndarray of shape (n, n_in); y : validated targets; returns the loss
@@ -132,6 +132,16 @@ def loss_and_grad(net, X, y, loss, sample_weight=None) -> float:
     per example: Zᵀ = W Xᵀ + b), which OpenBLAS multiplies faster at these shapes
     than Z = X Wᵀ; the layers' caches are the transposed views, of shape (n, n_out)
     as in the plain path.
+
+    sgd_lr : float, optional
+        Also take the plain SGD step θ ← θ − η ∇L with η = ``sgd_lr``, fused into the
+        backward pass, when the loss is finite (else nothing is updated and ``grads``
+        hold ∇L as usual). The output δ is multiplied by −η once, so every product
+        of the backward pass yields −η ∂L/∂W and −η ∂L/∂b directly (the chain rule is
+        linear in δ), and each layer adds them to its W and b as soon as they no
+        longer feed the layer below — while they are still in the cache, with no
+        extra pass over the gradient and no temporary. ``grads`` (and the layers'
+        ``delta``) then hold −η times their usual value: ``unscale`` turns them back.
     """
     layers = net.layers
     n = X.shape[0]
@@ -156,17 +166,24 @@ def loss_and_grad(net, X, y, loss, sample_weight=None) -> float:
             hT = act(zT.T).T       # any σ, on the (n, n_out) view (softmax runs along the last axis)
         layer.z, layer.h = zT.T, hT.T
 
-    # output: δᵀ of the last layer
+    # output: δᵀ of the last layer (times −η for a fused SGD step)
     out = layers[last]
     if fused_ce:
         value, deltaT = _softmax_cross_entropy(ws.zT[last], y, ws.hT[last], ws.gT[last], ws,
-                                               loss.reduction)
-    elif loss.fused:
-        value, delta = loss.value_and_delta(out.z, y, sample_weight)
-        deltaT = delta.T
+                                               loss.reduction, 1.0 if sgd_lr is None else -sgd_lr)
+        step = sgd_lr is not None and math.isfinite(value)
+        if sgd_lr is not None and not step:         # not finite: no step, plain gradients
+            deltaT /= -sgd_lr
     else:
-        value = loss.value(out.h, y, sample_weight)
-        deltaT = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight)).T
+        if loss.fused:
+            value, delta = loss.value_and_delta(out.z, y, sample_weight)
+            deltaT = delta.T
+        else:
+            value = loss.value(out.h, y, sample_weight)
+            deltaT = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight)).T
+        step = sgd_lr is not None and math.isfinite(value)
+        if step:
+            deltaT = deltaT * -sgd_lr
 
     # backward: dW = δᵀ x, db = δᵀ 1, (∂loss/∂h of the layer below)ᵀ = Wᵀ δᵀ (not for layer 1)
     for i in range(last, -1, -1):
@@ -175,9 +192,15 @@ def loss_and_grad(net, X, y, loss, sample_weight=None) -> float:
         np.matmul(deltaT, layer.x, out=layer._dW)
         np.matmul(deltaT, ws.ones, out=layer._db)
         if i == 0:
+            if step:
+                layer._W += layer._dW
+                layer._b += layer._db
             break
         below = layers[i - 1]
         gT = np.matmul(layer._W.T, deltaT, out=ws.gT[i - 1])
+        if step:                  # W fed the product above: now it can change
+            layer._W += layer._dW
+            layer._b += layer._db
         act = below.activation
         if isinstance(act, ReLU):
             # ReLU′(z) = 1 for z > 0, else 0 (ReLU′(0) = 0 as on the slide): g ⊙ [z > 0]
@@ -194,10 +217,12 @@ def _labels_ce(loss, y, sample_weight) -> bool:
     return isinstance(loss, CrossEntropy) and y.ndim == 1 and sample_weight is None
 
 
-def _softmax_cross_entropy(zT, labels, pT, deltaT, ws, reduction):
-    """Loss and δᵀ = (p − onehot(y))ᵀ / n of softmax cross-entropy, into ``pT`` and ``deltaT``.
+def _softmax_cross_entropy(zT, labels, pT, deltaT, ws, reduction, factor=1.0):
+    """Loss and δᵀ = factor · (p − onehot(y))ᵀ / n of softmax cross-entropy, into ``pT`` and
+    ``deltaT``.
 
-    zT : logits, transposed (k, n); labels : int (n,); pT, deltaT : output buffers (k, n).
+    zT : logits, transposed (k, n); labels : int (n,); pT, deltaT : output buffers (k, n);
+    factor : multiplies δ at no extra cost (−η for a fused SGD step).
     Column sums are products with a vector of ones (one BLAS call); the target entries
     zᵀ[yₙ, n] are addressed by flat index yₙ·n + n.
     """
@@ -219,10 +244,21 @@ def _softmax_cross_entropy(zT, labels, pT, deltaT, ws, reduction):
     value = float(np.log(total).sum()) + shift_total - float(picked.sum())
     np.divide(pT, total, out=pT)
     scale = 1.0 / n if reduction == "mean" else 1.0
-    np.multiply(pT, scale, out=deltaT)
+    np.multiply(pT, scale * factor, out=deltaT)
     d = deltaT.reshape(-1)
-    d.put(flat, d.take(flat) - scale)                  # δ at the target class −= 1/n
+    d.put(flat, d.take(flat) - scale * factor)         # δ at the target class −= 1/n
     return value * scale, deltaT
+
+
+def unscale(net, lr: float) -> None:
+    """Undo the −η of fused SGD steps (``loss_and_grad(..., sgd_lr=lr)``) in ``net.grads`` and
+    the layers' ``delta``: afterwards they hold ∂L/∂θ and ∂L/∂z of the last batch, as after a
+    plain step."""
+    factor = -1.0 / lr
+    net.grads *= factor
+    for layer in net.layers:
+        if getattr(layer, "delta", None) is not None:
+            layer.delta *= factor
 
 
 # -- one example -----------------------------------------------------------------------------

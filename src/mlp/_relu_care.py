@@ -51,9 +51,14 @@ class ReluCare:
         self.w_at = np.cumsum([0] + [a * b for a, b in sizes])
         self.b_at = self.w_at[-1] + np.cumsum([0] + [a for a, _ in sizes])
         self._ones = np.ones(0, net.dtype)       # 1 of the batch size, for column sums in track
+        self._all_alive = False                  # every unit active at least once this epoch
 
     def track(self) -> None:
-        """After a batch's forward pass: note which units were active on it."""
+        """After a batch's forward pass: note which units were active on it (nothing to do
+        once every unit has been active in this epoch)."""
+        if self._all_alive:
+            return
+        self._all_alive = True
         for i, alive in self.alive.items():
             h = self.net.layers[i].h
             # unit j was active (some z > 0) iff Σₙ hₙⱼ > 0, as h = max(z, 0) ≥ 0: one
@@ -61,6 +66,7 @@ class ReluCare:
             if self._ones.shape[0] != h.shape[0]:
                 self._ones = np.ones(h.shape[0], h.dtype)
             alive |= (self._ones @ h) > 0
+            self._all_alive = self._all_alive and bool(alive.all())
 
     def _redraw(self, i: int, units) -> None:
         layer, nxt = self.net.layers[i], self.net.layers[i + 1]
@@ -83,6 +89,7 @@ class ReluCare:
                 self._redraw(i, dead)
                 state.revived += dead.size
             alive.fill(False)
+        self._all_alive = False
         if state.redraws and loss < state.best_loss:
             state.best_loss, state.best_params = loss, net.params.copy()
         if loss < state.care_best * (1 - CARE_TOL):

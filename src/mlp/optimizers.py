@@ -28,9 +28,15 @@ import math
 
 import numpy as np
 
+from ._fast import flush_denormals
 from ._registry import Registry
 
 OPTIMIZERS = Registry("optimiser")
+
+#: Adam and RMSprop zero the subnormal entries of their running averages every this many
+#: steps (``_fast.flush_denormals``: subnormal floats are 10-100x slower on x86).
+FLUSH_EVERY = 64
+
 
 
 def _check_number(name: str, value, low: float = 0.0, high: float = math.inf,
@@ -285,8 +291,10 @@ class Adam(Optimizer):
         elif self.weight_decay:                                # g ← g + λ θ
             g = np.multiply(params, self.weight_decay, out=self._scratch(params, 1))
             g += grads
-        np.subtract(g, m, out=tmp)                             # m ← m + (1 − β₁)(g − m)
-        tmp *= 1 - beta1
+        # In-place passes where possible: on 2 cores they are 2-3x cheaper than a
+        # three-array ufunc once the vectors outgrow the cache (see optimizers' tests vs torch).
+        m *= beta1                                             # m ← β₁ m + (1 − β₁) g
+        np.multiply(g, 1 - beta1, out=tmp)
         m += tmp
         np.multiply(g, g, out=tmp)                             # v ← β₂ v + (1 − β₂) g²
         tmp *= 1 - beta2
@@ -297,13 +305,16 @@ class Adam(Optimizer):
             np.maximum(v_hat, v, out=v_hat)
         else:
             v_hat = v
-        step_size = self.lr / (1 - beta1 ** self.t)
-        np.sqrt(v_hat, out=tmp)                                # √v̂ / √(1 − β₂ᵗ) + ε
-        tmp /= math.sqrt(1 - beta2 ** self.t)
-        tmp += self.eps
+        # η/(1 − β₁ᵗ) · m / (√v̂/c + ε) with c = √(1 − β₂ᵗ) is η c/(1 − β₁ᵗ) · m / (√v̂ + ε c):
+        # one pass fewer, the same number to rounding.
+        c = math.sqrt(1 - beta2 ** self.t)
+        np.sqrt(v_hat, out=tmp)
+        tmp += self.eps * c
         np.divide(m, tmp, out=tmp)
-        tmp *= step_size
+        tmp *= self.lr * c / (1 - beta1 ** self.t)
         params -= tmp
+        if self.t % FLUSH_EVERY == 0:
+            flush_denormals(m, v, v_hat)
 
 
 class AdamW(Adam):
@@ -393,6 +404,8 @@ class RMSprop(Optimizer):
         else:
             tmp *= self.lr
         params -= tmp
+        if self.t % FLUSH_EVERY == 0:
+            flush_denormals(s, self.grad_avg, self.velocity)
 
 
 for _cls in (GD, SGD, Momentum, Nesterov, Adam, AdamW, RMSprop):

@@ -561,6 +561,11 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     per_example = loss_fn.reduction == "mean"          # batch loss is a mean: weight it by size
     dropping = any(k < 1 for k in keep)
     binary = labels is not None and not isinstance(loss_fn, _losses.CrossEntropy)
+    # Plain SGD with nothing between gradient and step: the step is fused into the backward
+    # pass (_fast.loss_and_grad's sgd_lr; tests/test_fast.py proves it equal to the plain one).
+    fused_sgd = (_fast.ENABLED and type(opt).step is _optimizers.SGD.step and not opt.momentum
+                 and not opt.weight_decay and penalty is None and clip_value is None
+                 and clip_norm is None and not dropping)
     last_good = params.copy()
     bar = _progress_bar(progress, epochs)
     first_epoch = len(history)
@@ -577,7 +582,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                 order = rng.permutation(n) if shuffle and n_batches > 1 else None
                 total = penalty_total = 0.0
                 correct = done = batches = 0
-                interrupted = False
+                interrupted = scaled = False
                 for b in range(n_batches):
                     try:
                         if order is None:
@@ -588,6 +593,9 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                         swb = None if sw is None else sw[sl]
                         if dropping:
                             value = _loss_and_grad_dropout(net, Xb, yb, loss_fn, swb, keep, rng)
+                        elif fused_sgd and lr_used > 0:
+                            value = _fast.loss_and_grad(net, Xb, yb, loss_fn, swb, sgd_lr=lr_used)
+                            scaled = True
                         else:
                             value = net._loss_and_grad(Xb, yb, loss_fn, swb)
                         if not math.isfinite(value):
@@ -600,7 +608,10 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                             norm = math.sqrt(float(np.dot(grads, grads)))
                             if norm > clip_norm:
                                 grads *= clip_norm / (norm + 1e-6)
-                        opt.step(params, grads)
+                        if scaled:            # the step is taken: count it as opt.step would
+                            opt.t += 1
+                        else:
+                            opt.step(params, grads)
                         state.step += 1
                         nb = Xb.shape[0]
                         total += value * nb if per_example else value
@@ -617,6 +628,8 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                     if interrupted or ctrl_c.requested:
                         interrupted = True
                         break
+                if scaled:                          # grads and deltas back to ∂L/∂θ, ∂L/∂z
+                    _fast.unscale(net, lr_used)
                 if done == 0:                       # interrupted before the first update
                     history.stop_reason = "interrupted"
                     break
