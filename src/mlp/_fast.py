@@ -319,7 +319,7 @@ def _numpy_kind(act, is_last, n_out):
         return _RELU
     if isinstance(act, Identity):
         return _IDENTITY
-    if isinstance(act, Softmax) and is_last:
+    if isinstance(act, Softmax) and is_last and n_out <= 64:
         return _SOFTMAX
     return _OTHER
 
@@ -380,27 +380,26 @@ def _predict_python(net, plan, h):
 def _predict_numpy(plan, x):
     """The forward pass for one example with matrix–vector products, nothing cached;
     ``None`` for a non-finite input."""
-    h = x.astype(plan.dtype, copy=False)
-    first = True
-    for W, b, kind, act in plan.layers:
-        z = W @ h
+    (W, b, kind, act), *rest = plan.layers
+    z = W @ x.astype(plan.dtype, copy=False)
+    z += b
+    # A NaN or ±inf anywhere in x makes every z_j = Σ_k w_jk x_k + b_j NaN or ±inf (inf·0 is
+    # NaN), so z_1 finite proves x finite. z_1 not finite: x is not, or the sum overflowed —
+    # the plain path decides which.
+    if not math.isfinite(z[0]):
+        return None
+    while True:
+        if kind is _RELU:
+            np.maximum(z, 0, out=z)
+        elif kind is _SOFTMAX:        # a few Python floats beat five tiny ufuncs
+            z = np.array(_py_softmax(z.tolist()), z.dtype)
+        elif kind is not _IDENTITY:
+            z = act(z)
+        if not rest:
+            return z
+        (W, b, kind, act), *rest = rest
+        z = W @ z
         z += b
-        if first:
-            # A NaN or ±inf anywhere in x makes every z_j = Σ_k w_jk x_k + b_j NaN or ±inf
-            # (inf·0 is NaN), so z_1 finite proves x finite. z_1 not finite: x is not, or
-            # the sum overflowed — the plain path decides which.
-            if not math.isfinite(z[0]):
-                return None
-            first = False
-        if kind == _RELU:
-            h = np.maximum(z, 0, out=z)
-        elif kind == _IDENTITY:
-            h = z
-        elif kind == _SOFTMAX and z.shape[0] <= 64:   # a few Python floats beat 5 tiny ufuncs
-            h = np.array(_py_softmax(z.tolist()), z.dtype)
-        else:
-            h = act(z)
-    return h
 
 
 # -- the data set ----------------------------------------------------------------------------
