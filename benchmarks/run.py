@@ -207,6 +207,17 @@ class Ceiling:
             cols = [np.empty((b, m), np.float32) for b in SIZES[1:]]
             self.buffers[m] = (x, rows, cols)
 
+    def gather(self, X) -> float:
+        """One epoch of batch gathers ``X[idx]`` alone (random rows, read from memory): the data
+        read that no training loop avoids and the matmul ceiling does not contain."""
+        perm = np.random.default_rng(3).permutation(len(X))
+        t = time.perf_counter()
+        start = 0
+        for m in self.sizes:
+            X[perm[start:start + m]]
+            start += m
+        return time.perf_counter() - t
+
     def epoch(self, layout: str) -> float:
         W1, W2, W3 = self.Ws
         dW1, dW2, dW3 = self.dWs
@@ -262,7 +273,7 @@ def bench_training(X, y, batches, epochs, reps, log) -> dict:
                 run(X[:4 * batch * 4], y[:4 * batch * 4], batch, opt, 1)
             ceiling.epoch("rows"), ceiling.epoch("columns")
             times = {k: [] for k in runners}
-            epoch_times, ceil_times = [], {"rows": [], "columns": []}
+            epoch_times, ceil_times, gather_times = [], {"rows": [], "columns": []}, []
             names = list(runners)
             for r in range(reps):
                 order = names[r % len(names):] + names[:r % len(names)]
@@ -275,6 +286,7 @@ def bench_training(X, y, batches, epochs, reps, log) -> dict:
                     if name == "mlp" and opt == "sgd":
                         for layout, found in ceil_times.items():
                             found.append(statistics.median(ceiling.epoch(layout) for _ in range(3)))
+                        gather_times.append(statistics.median(ceiling.gather(X) for _ in range(3)))
                 log(f"  batch {batch} {opt} rep {r + 1}/{reps}: " + ", ".join(
                     f"{k} {n * epochs / v[-1]:,.0f}/s" for k, v in times.items()))
             med = {k: statistics.median(v) for k, v in times.items()}
@@ -288,15 +300,19 @@ def bench_training(X, y, batches, epochs, reps, log) -> dict:
                 entry["ceiling_columns_s"] = statistics.median(ceil_times["columns"])
                 entry["ceiling_epoch_s"] = min(entry["ceiling_rows_s"], entry["ceiling_columns_s"])
                 entry["ceiling_sps"] = n / entry["ceiling_epoch_s"]
+                entry["gather_s"] = statistics.median(gather_times)
             out[(batch, opt)] = entry
     return out
 
 
 def bench_anatomy(X, y, batch, reps, log) -> dict:
-    """Where one training step's time goes (µs per step, medians over an epoch's batches):
+    """Where one training step's time goes (µs per step, means over an epoch's batches):
     the batch gather, ``_loss_and_grad`` on the fast and on the plain path, its eight
-    matrix products alone, and the optimiser steps — in a loop like fit's."""
+    matrix products alone, the optimiser steps, and the fast path with the SGD step fused
+    into it (what ``fit`` runs for plain SGD) — in a loop like fit's, the kinds of step
+    taking turns batch by batch."""
     import mlp
+    import mlp._fast
     import mlp.optimizers
     net = mlp.Network.from_sizes(SIZES, hidden="relu", output="softmax", seed=0)
     loss = mlp.losses.get("cross_entropy")
@@ -304,29 +320,36 @@ def bench_anatomy(X, y, batch, reps, log) -> dict:
     rng = np.random.default_rng(0)
     n = len(X) - len(X) % batch
     ceiling = Ceiling(X, n, batch)
-    found = {k: [] for k in ("gather", "fast", "plain", "sgd", "adam")}
+    keys = ("gather", "fast", "plain", "sgd", "adam", "fused")
+    found = {k: [] for k in keys}
     pc = time.perf_counter
     for r in range(reps + 1):
         perm = rng.permutation(len(X))
-        t = {k: 0.0 for k in found}
+        total, count = dict.fromkeys(keys, 0.0), dict.fromkeys(keys, 0)
         for s in range(0, n, batch):
+            kind = (s // batch) % 4
             t0 = pc()
             idx = perm[s:s + batch]
             Xb, yb = X[idx], y[idx]
             t1 = pc()
-            with mlp.fast_paths(s % (2 * batch) == 0):
-                net._loss_and_grad(Xb, yb, loss)
-            t2 = pc()
-            opt = sgd if s % (4 * batch) < 2 * batch else adam
-            opt.step(net.params, net.grads)
-            t3 = pc()
-            t["gather"] += t1 - t0
-            t["fast" if s % (2 * batch) == 0 else "plain"] += t2 - t1
-            t["sgd" if opt is sgd else "adam"] += t3 - t2
+            if kind == 2:
+                mlp._fast.loss_and_grad(net, Xb, yb, loss, sgd_lr=sgd.lr)
+                part = {"fused": pc() - t1}
+            else:
+                with mlp.fast_paths(kind != 1):
+                    net._loss_and_grad(Xb, yb, loss)
+                t2 = pc()
+                opt = adam if kind == 0 else sgd
+                opt.step(net.params, net.grads)
+                part = {"plain" if kind == 1 else "fast": t2 - t1,
+                        "adam" if opt is adam else "sgd": pc() - t2}
+            part["gather"] = t1 - t0
+            for k, v in part.items():
+                total[k] += v
+                count[k] += 1
         if r:                                   # the first pass is the warm-up
-            steps = n // batch
-            for k in found:
-                found[k].append(t[k] / (steps if k == "gather" else steps / 2) * 1e6)
+            for k in keys:
+                found[k].append(total[k] / count[k] * 1e6)
     out = {k: statistics.median(v) for k, v in found.items()}
     out["matmuls"] = min(ceiling.epoch("rows"), ceiling.epoch("columns")) / (n // batch) * 1e6
     log(f"  anatomy of a step at batch {batch}: " + ", ".join(f"{k} {v:.0f} µs" for k, v in out.items()))
@@ -462,34 +485,42 @@ def report(info, train, anatomy, gemm, predict, memory, imports, args) -> str:
                       f"np.matmul 2048×2048 float32: {gemm:.1f} GFLOP/s)", "",
                   "| batch | optimiser | mlp GFLOP/s | of matmul 2048² | PyTorch GFLOP/s | "
                   "mlp SGD epoch | its 8 matmuls alone: rows / columns layout | epoch / faster layout | "
-                  "ceiling (samples/s) |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "ceiling (samples/s) | the epoch's batch gathers alone | epoch / (matmuls + gathers) |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for (batch, opt), e in train.items():
             g = e["mlp"] * fpe / 1e9
             if "ceiling_epoch_s" in e:
                 cells = (f"{e['epoch_s']:.3f} s | {e['ceiling_rows_s']:.3f} s / "
                          f"{e['ceiling_columns_s']:.3f} s | {e['epoch_s'] / e['ceiling_epoch_s']:.3f}× | "
-                         f"{fmt_sps(e['ceiling_sps'])}")
+                         f"{fmt_sps(e['ceiling_sps'])} | {e['gather_s']:.3f} s | "
+                         f"{e['epoch_s'] / (e['ceiling_epoch_s'] + e['gather_s']):.3f}×")
             else:
-                cells = "– | – | – | –"
+                cells = "– | – | – | – | – | –"
             lines.append(f"| {batch} | {opt} | {g:.1f} | {g / gemm:.0%} | {e['torch'] * fpe / 1e9:.1f} | "
                          f"{cells} |")
         lines += ["", "Throughput = examples × epochs / wall time of the whole `fit` (input validation "
                       "included). Epoch time = median of `History.seconds` (shuffling, batches, optimiser "
                       "steps, loss and accuracy of the epoch). The ceiling is the faster of the two "
-                      "layouts of the same eight products; mlp's fast path uses the column layout."]
+                      "layouts of the same eight products; mlp's fast path uses the column layout. "
+                      "The ceiling's products read one batch that stays in the cache; a real epoch "
+                      "must also read every example from memory once, in random order: the gathers "
+                      "column times that alone (`X[idx]` for the epoch's batches)."]
     if anatomy:
         a = anatomy
-        step_sgd = a["gather"] + a["fast"] + a["sgd"]
+        step_sgd = a["gather"] + a["fused"]
         lines += ["", "### Where a training step goes (batch 128, µs per step, in a loop like fit's)", "",
-                  "| part | µs | share of an SGD step |", "|---|---:|---:|",
+                  "| part | µs | share of an SGD step (gather + fused step) |", "|---|---:|---:|",
                   f"| batch gather `X[idx]` | {a['gather']:.0f} | {a['gather'] / step_sgd:.0%} |",
-                  f"| `_loss_and_grad`, fast path | {a['fast']:.0f} | {a['fast'] / step_sgd:.0%} |",
-                  f"| … of which its 8 matrix products, timed alone | {a['matmuls']:.0f} | "
+                  f"| `_loss_and_grad`, fast path | {a['fast']:.0f} | |",
+                  f"| … its 8 matrix products, timed alone | {a['matmuls']:.0f} | "
                   f"{a['matmuls'] / step_sgd:.0%} |",
                   f"| `_loss_and_grad`, plain path (for comparison) | {a['plain']:.0f} | |",
-                  f"| optimiser step, SGD | {a['sgd']:.0f} | {a['sgd'] / step_sgd:.0%} |",
-                  f"| optimiser step, Adam | {a['adam']:.0f} | |"]
+                  f"| optimiser step, SGD, as a separate pass | {a['sgd']:.0f} | |",
+                  f"| fast path with the SGD step fused in (what `fit` runs for plain SGD) | "
+                  f"{a['fused']:.0f} | {a['fused'] / step_sgd:.0%} |",
+                  f"| optimiser step, Adam | {a['adam']:.0f} | |",
+                  "", f"Fusing the SGD step saves {a['fast'] + a['sgd'] - a['fused']:.0f} µs of the "
+                  f"{a['fast'] + a['sgd']:.0f} µs that the fast path and a separate SGD step take."]
     if predict:
         lines += ["", "### Single-example predict latency (µs per call)", "",
                   "| network | mlp `net(x)` | mlp `predict(x)` | PyTorch no_grad | scikit-learn | "

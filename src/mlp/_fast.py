@@ -36,9 +36,17 @@ What is fast here, and why it is the same computation:
 * ``max_feature_std`` (fit's input-scale check) is ``X.std(axis=0).max()``
   without a temporary the size of the data set.
 
-What is not here: the optimiser step (``optimizers.py``, already one in-place
-pass per term over the flat vectors) and the batch gather ``X[idx]`` (one copy of
-the batch, never of the data set).
+* ``loss_and_grad(..., sgd_lr=η)`` also takes the plain SGD step θ ← θ − η ∇L
+  (``fit`` uses it for SGD without momentum, weight decay, clipping or dropout):
+  δ at the output is multiplied by −η, so the backward products give −η ∂L/∂W and
+  −η ∂L/∂b (the chain rule is linear in δ), and each layer adds them to W and b
+  in place as soon as W has fed the layer below — no temporary, no separate pass
+  over the 235,146 parameters of a 784-256-128-10 net. ``unscale`` turns ``grads``
+  back into ∂L/∂θ at the end of each epoch.
+
+What is not here: the other optimisers' steps (``optimizers.py``, in-place passes
+over the flat vectors) and the batch gather ``X[idx]`` (one copy of the batch,
+never of the data set).
 """
 
 from __future__ import annotations
