@@ -561,6 +561,10 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     per_example = loss_fn.reduction == "mean"          # batch loss is a mean: weight it by size
     dropping = any(k < 1 for k in keep)
     binary = labels is not None and not isinstance(loss_fn, _losses.CrossEntropy)
+    # integer labels that are y itself (cross-entropy): the batch's labels are yb, gathered once
+    labels_are_y = (labels is not None and labels.dtype == y2.dtype and labels.shape == y2.shape
+                    and labels.strides == y2.strides
+                    and labels.__array_interface__["data"][0] == y2.__array_interface__["data"][0])
     # Plain SGD with nothing between gradient and step: the step is fused into the backward
     # pass (_fast.loss_and_grad's sgd_lr; tests/test_fast.py proves it equal to the plain one).
     fused_sgd = (_fast.ENABLED and type(opt).step is _optimizers.SGD.step and not opt.momentum
@@ -620,7 +624,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                         if labels is not None:
                             out = net.layers[-1].h
                             pred = (out > 0.5)[:, 0] if binary else out.argmax(axis=1)
-                            correct += int(np.count_nonzero(pred == labels[sl]))
+                            correct += int(np.count_nonzero(pred == (yb if labels_are_y else labels[sl])))
                         done += nb
                         batches += 1
                     except KeyboardInterrupt:
