@@ -309,8 +309,9 @@ def bench_anatomy(X, y, batch, reps, log) -> dict:
     """Where one training step's time goes (µs per step, means over an epoch's batches):
     the batch gather, ``_loss_and_grad`` on the fast and on the plain path, its eight
     matrix products alone, the optimiser steps, and the fast path with the SGD step fused
-    into it (what ``fit`` runs for plain SGD) — in a loop like fit's, the kinds of step
-    taking turns batch by batch."""
+    into it (what ``fit`` runs for plain SGD on all but an epoch's last batch: the weight
+    products go straight into W) — in a loop like fit's, the kinds of step taking turns
+    batch by batch."""
     import mlp
     import mlp._fast
     import mlp.optimizers
@@ -333,7 +334,7 @@ def bench_anatomy(X, y, batch, reps, log) -> dict:
             Xb, yb = X[idx], y[idx]
             t1 = pc()
             if kind == 2:
-                mlp._fast.loss_and_grad(net, Xb, yb, loss, sgd_lr=sgd.lr)
+                mlp._fast.loss_and_grad(net, Xb, yb, loss, sgd_lr=sgd.lr, keep_grads=False)
                 part = {"fused": pc() - t1}
             else:
                 with mlp.fast_paths(kind != 1):

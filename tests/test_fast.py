@@ -169,6 +169,50 @@ def test_fit_with_sgd_fused_into_backward_equals_plain(dtype, hidden, output, lo
     assert fast.train_state.optimizer.t == slow.train_state.optimizer.t == 4 * 7
 
 
+@pytest.mark.filterwarnings("ignore:loss still falling")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_sgd_without_blas_accumulate_equals_plain(dtype, monkeypatch):
+    # Where NumPy's BLAS cannot be called for W ← W + A B, dW goes through memory: same numbers.
+    monkeypatch.setattr(mlp._fast, "_GEMMS", {})
+    test_fit_with_sgd_fused_into_backward_equals_plain(dtype, "relu", "softmax", "cross_entropy", 0.2)
+
+
+def test_fused_sgd_uses_the_blas_accumulate_where_numpy_ships_openblas():
+    info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    if info.get("name") != "scipy-openblas":
+        pytest.skip(f"NumPy built against {info.get('name')}")
+    assert mlp._fast._gemm(np.float32) is not None and mlp._fast._gemm(np.float64) is not None
+
+
+class _InterruptAt(mlp.MSE):
+    """MSE raising KeyboardInterrupt (as Ctrl-C would) at its k-th value."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k, self.calls = k, 0
+
+    def value(self, y_hat, y, sample_weight=None):
+        self.calls += 1
+        if self.calls == self.k:
+            raise KeyboardInterrupt
+        return super().value(y_hat, y, sample_weight)
+
+
+def test_fused_sgd_interrupted_mid_epoch_leaves_a_true_gradient():
+    # Batches 1-2 of epoch 2 write W directly (no dW); after Ctrl-C in batch 3, grads must
+    # still be a gradient: that of the last finished batch (X[10:20]) at the final parameters.
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+    net = make([3, 5, 2], "relu", "identity", np.float64, seed=2)
+    h = net.fit(X, y, loss=_InterruptAt(7), optimizer=mlp.optimizers.SGD(lr=0.01), epochs=3,
+                batch_size=10, shuffle=False, progress=False)
+    assert h.stop_reason == "interrupted" and net.train_state.optimizer.t == 6
+    expected = net.copy()
+    with mlp.fast_paths(False):
+        expected.loss_and_grad(X[10:20], y[10:20], "mse")
+    np.testing.assert_allclose(net.grads, expected.grads, rtol=1e-12, atol=1e-12)
+
+
 def test_fused_sgd_step_leaves_params_untouched_when_the_loss_overflows():
     # The loss ½ Σ (ŷ − y)² overflows float32 while the gradient ŷ − y ≈ −1e20 is finite: no
     # step is taken and TrainingDiverged is raised, on both paths.

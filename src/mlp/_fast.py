@@ -132,7 +132,7 @@ def workspace(net, n: int) -> Workspace:
     return ws
 
 
-def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None) -> float:
+def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=True) -> float:
     """``Network._loss_and_grad`` with reused buffers (see the module docstring).
 
     X : validated ndarray of shape (n, n_in); y : validated targets; returns the loss
@@ -150,6 +150,10 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None) -> float:
         longer feed the layer below — while they are still in the cache, with no
         extra pass over the gradient and no temporary. ``grads`` (and the layers'
         ``delta``) then hold −η times their usual value: ``unscale`` turns them back.
+    keep_grads : bool, default True
+        With ``sgd_lr``: False lets the weight products go straight into W (BLAS's
+        C ← A B + C, one pass fewer), leaving the weight part of ``grads`` untouched
+        (stale); ``fit`` keeps them for the last batch of each epoch.
     """
     layers = net.layers
     n = X.shape[0]
@@ -193,22 +197,30 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None) -> float:
         if step:
             deltaT = deltaT * -sgd_lr
 
-    # backward: dW = δᵀ x, db = δᵀ 1, (∂loss/∂h of the layer below)ᵀ = Wᵀ δᵀ (not for layer 1)
+    # backward: dW = δᵀ x, db = δᵀ 1, (∂loss/∂h of the layer below)ᵀ = Wᵀ δᵀ (not for layer 1).
+    # A fused step adds −η dW to W once W has fed the layer below: straight from the product
+    # into W (BLAS's C ← A B + C) unless the gradients are to be kept, else through dW.
+    gemm = _gemm(net.dtype) if step and not keep_grads else None
     for i in range(last, -1, -1):
         layer = layers[i]
         layer.delta = deltaT.T
-        np.matmul(deltaT, layer.x, out=layer._dW)
+        x = layer.x
+        direct = gemm is not None and deltaT.flags.c_contiguous and (x.flags.c_contiguous
+                                                                     or x.T.flags.c_contiguous)
+        if not direct:
+            np.matmul(deltaT, x, out=layer._dW)
         np.matmul(deltaT, ws.ones, out=layer._db)
+        if i > 0:
+            gT = np.matmul(layer._W.T, deltaT, out=ws.gT[i - 1])
+        if direct:
+            _accumulate(gemm, layer._W, deltaT, x)
+        elif step:
+            layer._W += layer._dW
+        if step:
+            layer._b += layer._db
         if i == 0:
-            if step:
-                layer._W += layer._dW
-                layer._b += layer._db
             break
         below = layers[i - 1]
-        gT = np.matmul(layer._W.T, deltaT, out=ws.gT[i - 1])
-        if step:                  # W fed the product above: now it can change
-            layer._W += layer._dW
-            layer._b += layer._db
         act = below.activation
         if isinstance(act, ReLU):
             # ReLU′(z) = 1 for z > 0, else 0 (ReLU′(0) = 0 as on the slide): g ⊙ [z > 0]
@@ -218,6 +230,55 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None) -> float:
         else:
             deltaT = act.backward(below.z, below.h, gT.T).T
     return value
+
+
+# NumPy's own OpenBLAS, called for C ← A B + C (np.matmul has no accumulating form). Loaded on
+# first use; None where NumPy was built against another BLAS (then dW goes through memory).
+_GEMMS: dict | None = None
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _gemm(dtype):
+    """cblas_sgemm / cblas_dgemm of the OpenBLAS that NumPy itself loaded (same library, same
+    thread pool), for ``dtype``; None if NumPy does not ship one we can find."""
+    global _GEMMS
+    if _GEMMS is None:
+        _GEMMS = _load_gemms()
+    return _GEMMS.get(np.dtype(dtype))
+
+
+def _load_gemms() -> dict:
+    import ctypes
+    import glob
+    import os
+    libs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(np.__file__))), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*.so"))):
+        try:
+            lib = ctypes.CDLL(path)
+            found = {np.dtype(np.float32): (lib.scipy_cblas_sgemm64_, ctypes.c_float),
+                     np.dtype(np.float64): (lib.scipy_cblas_dgemm64_, ctypes.c_double)}
+        except (OSError, AttributeError):
+            continue
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        for fn, real in found.values():
+            fn.restype = None
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, real, ptr, i64,
+                           ptr, i64, real, ptr, i64]
+        return {dtype: fn for dtype, (fn, _) in found.items()}
+    return {}
+
+
+def _accumulate(gemm, W, deltaT, x) -> None:
+    """W ← W + δᵀ x in one BLAS call. W (m, k) and δᵀ (m, n) C-contiguous; x (n, k) C- or
+    F-contiguous (a transposed buffer)."""
+    m, k = W.shape
+    n = deltaT.shape[1]
+    if x.flags.c_contiguous:
+        trans, ldx = _NO_TRANS, k
+    else:
+        trans, ldx = _TRANS, n
+    gemm(_ROW_MAJOR, _NO_TRANS, trans, m, k, n, 1.0, deltaT.ctypes.data, n, x.ctypes.data, ldx, 1.0,
+         W.ctypes.data, k)
 
 
 def _labels_ce(loss, y, sample_weight) -> bool:

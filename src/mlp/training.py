@@ -586,7 +586,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                 order = rng.permutation(n) if shuffle and n_batches > 1 else None
                 total = penalty_total = 0.0
                 correct = done = batches = 0
-                interrupted = scaled = False
+                interrupted = scaled = kept = False
                 for b in range(n_batches):
                     try:
                         if order is None:
@@ -598,7 +598,10 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                         if dropping:
                             value = _loss_and_grad_dropout(net, Xb, yb, loss_fn, swb, keep, rng)
                         elif fused_sgd and lr_used > 0:
-                            value = _fast.loss_and_grad(net, Xb, yb, loss_fn, swb, sgd_lr=lr_used)
+                            # the weight gradients are written out for the epoch's last batch only
+                            kept = b == n_batches - 1
+                            value = _fast.loss_and_grad(net, Xb, yb, loss_fn, swb, sgd_lr=lr_used,
+                                                        keep_grads=kept)
                             scaled = True
                         else:
                             value = net._loss_and_grad(Xb, yb, loss_fn, swb)
@@ -627,13 +630,17 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                             correct += int(np.count_nonzero(pred == (yb if labels_are_y else labels[sl])))
                         done += nb
                         batches += 1
+                        last_batch = Xb, yb, swb
                     except KeyboardInterrupt:
                         interrupted = True
                     if interrupted or ctrl_c.requested:
                         interrupted = True
                         break
-                if scaled:                          # grads and deltas back to ∂L/∂θ, ∂L/∂z
+                if scaled and kept:                 # grads and deltas back to ∂L/∂θ, ∂L/∂z
                     _fast.unscale(net, lr_used)
+                elif scaled:                        # interrupted mid-epoch: the gradient of the
+                    Xl, yl, swl = last_batch           # last finished batch, at θ now
+                    net._loss_and_grad(Xl, yl, loss_fn, swl)
                 if done == 0:                       # interrupted before the first update
                     history.stop_reason = "interrupted"
                     break
