@@ -162,11 +162,18 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=T
     fused_ce = _labels_ce(loss, y, sample_weight) and isinstance(layers[last].activation, Softmax)
 
     # forward: zᵀ = W hᵀ + b, hᵀ = σ(zᵀ) (into a buffer for ReLU; zᵀ itself for identity)
+    # (with NumPy's OpenBLAS at hand: zᵀ ← b 1ᵀ, then zᵀ ← W hᵀ + zᵀ in the product itself)
+    blas = _gemm(net.dtype)
     hT = X.T
     for i, layer in enumerate(layers):
         layer.x = hT.T
-        zT = np.matmul(layer._W, hT, out=ws.zT[i])
-        zT += layer._b[:, None]
+        zT = ws.zT[i]
+        if blas is not None and (hT.flags.c_contiguous or hT.T.flags.c_contiguous):
+            np.copyto(zT, layer._b[:, None])
+            _accumulate(blas, zT, layer._W, hT.T, transpose=True)
+        else:
+            np.matmul(layer._W, hT, out=zT)
+            zT += layer._b[:, None]
         act = layer.activation
         if isinstance(act, ReLU):
             hT = np.maximum(zT, 0, out=ws.hT[i])
@@ -268,17 +275,19 @@ def _load_gemms() -> dict:
     return {}
 
 
-def _accumulate(gemm, W, deltaT, x) -> None:
-    """W ← W + δᵀ x in one BLAS call. W (m, k) and δᵀ (m, n) C-contiguous; x (n, k) C- or
-    F-contiguous (a transposed buffer)."""
-    m, k = W.shape
-    n = deltaT.shape[1]
-    if x.flags.c_contiguous:
-        trans, ldx = _NO_TRANS, k
+def _accumulate(gemm, C, A, B, transpose=False) -> None:
+    """C ← C + A B in one BLAS call (``transpose``: C ← C + A Bᵀ). C (m, k) and A (m, n)
+    C-contiguous; B (n, k) — or (k, n) with ``transpose`` — C- or F-contiguous."""
+    m, k = C.shape
+    n = A.shape[1]
+    if transpose:
+        B = B.T
+    if B.flags.c_contiguous:
+        trans, ldb = _NO_TRANS, k
     else:
-        trans, ldx = _TRANS, n
-    gemm(_ROW_MAJOR, _NO_TRANS, trans, m, k, n, 1.0, deltaT.ctypes.data, n, x.ctypes.data, ldx, 1.0,
-         W.ctypes.data, k)
+        trans, ldb = _TRANS, n
+    gemm(_ROW_MAJOR, _NO_TRANS, trans, m, k, n, 1.0, A.ctypes.data, n, B.ctypes.data, ldb, 1.0,
+         C.ctypes.data, k)
 
 
 def _labels_ce(loss, y, sample_weight) -> bool:
