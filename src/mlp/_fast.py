@@ -41,8 +41,13 @@ What is fast here, and why it is the same computation:
   δ at the output is multiplied by −η, so the backward products give −η ∂L/∂W and
   −η ∂L/∂b (the chain rule is linear in δ), and each layer adds them to W and b
   in place as soon as W has fed the layer below — no temporary, no separate pass
-  over the 235,146 parameters of a 784-256-128-10 net. ``unscale`` turns ``grads``
-  back into ∂L/∂θ at the end of each epoch.
+  over the 235,146 parameters of a 784-256-128-10 net. With ``keep_grads=False``
+  the weight product goes straight into W: BLAS computes C ← A B + C, which
+  ``np.matmul`` cannot ask for, so mlp calls ``cblas_sgemm``/``cblas_dgemm`` of the
+  OpenBLAS that NumPy itself loaded (same library, same threads; found in
+  ``numpy.libs``, else dW goes through memory as before). The forward pass uses
+  the same call for zᵀ = W hᵀ + b: zᵀ ← b 1ᵀ, then zᵀ ← W hᵀ + zᵀ. ``fit`` keeps the
+  gradients of each epoch's last batch and ``unscale`` turns them back into ∂L/∂θ.
 
 What is not here: the other optimisers' steps (``optimizers.py``, in-place passes
 over the flat vectors) and the batch gather ``X[idx]`` (one copy of the batch,
