@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mlp
+from conftest import InterruptingMSE
 
 pytestmark = [pytest.mark.filterwarnings("ignore:all .* hidden layer:UserWarning"),
               pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")]
@@ -184,27 +185,13 @@ def test_fused_sgd_uses_the_blas_accumulate_where_numpy_ships_openblas():
     assert mlp._fast._gemm(np.float32) is not None and mlp._fast._gemm(np.float64) is not None
 
 
-class _InterruptAt(mlp.MSE):
-    """MSE raising KeyboardInterrupt (as Ctrl-C would) at its k-th value."""
-
-    def __init__(self, k):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def value(self, y_hat, y, sample_weight=None):
-        self.calls += 1
-        if self.calls == self.k:
-            raise KeyboardInterrupt
-        return super().value(y_hat, y, sample_weight)
-
-
 def test_fused_sgd_interrupted_mid_epoch_leaves_a_true_gradient():
     # Batches 1-2 of epoch 2 write W directly (no dW); after Ctrl-C in batch 3, grads must
     # still be a gradient: that of the last finished batch (X[10:20]) at the final parameters.
     rng = np.random.default_rng(8)
     X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
     net = make([3, 5, 2], "relu", "identity", np.float64, seed=2)
-    h = net.fit(X, y, loss=_InterruptAt(7), optimizer=mlp.optimizers.SGD(lr=0.01), epochs=3,
+    h = net.fit(X, y, loss=InterruptingMSE(7), optimizer=mlp.optimizers.SGD(lr=0.01), epochs=3,
                 batch_size=10, shuffle=False, progress=False)
     assert h.stop_reason == "interrupted" and net.train_state.optimizer.t == 6
     expected = net.copy()

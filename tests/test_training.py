@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import mlp
+from conftest import InterruptingMSE
 from mlp.callbacks import Callback
 from mlp.optimizers import SGD, Adam
 from mlp.training import TrainingWarning, TrainState
@@ -361,20 +362,6 @@ def test_divergence_raises_with_finite_parameters_left():
     assert np.all(np.isfinite(net.params))
     assert net.train_state.optimizer.t == 0                       # state cleared for a retry
     assert len(net.train_state.history) == err.epoch - 1
-
-
-class InterruptingMSE(mlp.MSE):
-    """MSE whose value raises KeyboardInterrupt (as Ctrl-C would) on its k-th call."""
-
-    def __init__(self, k):
-        super().__init__()
-        self.k, self.calls = k, 0
-
-    def value(self, y_hat, y, sample_weight=None):
-        self.calls += 1
-        if self.calls == self.k:
-            raise KeyboardInterrupt
-        return super().value(y_hat, y, sample_weight)
 
 
 def test_keyboard_interrupt_mid_epoch_returns_a_usable_network():
