@@ -396,8 +396,9 @@ def bench_predict(calls, reps, log) -> dict:
         classifier = sizes[-1] > 1
         net = mlp.Network.from_sizes(sizes, hidden="relu", output="softmax" if classifier else "identity",
                                      seed=0)
-        model = make_torch_model(0) if classifier else torch.nn.Sequential(
-            torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+        # the same network as mlp's: for the classifier, probabilities (softmax output), not logits
+        model = torch.nn.Sequential(make_torch_model(0), torch.nn.Softmax(dim=-1)) if classifier else \
+            torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
         model.eval()
         Xs = rng.random((256, sizes[0]), dtype=np.float32)
         with warnings.catch_warnings():
@@ -530,7 +531,9 @@ def report(info, train, anatomy, gemm, predict, memory, imports, args) -> str:
             lines.append(f"| {name} | {e['mlp net(x)']:.2f} | {e['mlp predict(x)']:.2f} | {e['torch']:.2f} | "
                          f"{e['sklearn']:.2f} | {e['torch'] / e['mlp net(x)']:.1f}× |")
         lines += ["", "mlp validates the example (width, real numbers, finite) on every call; PyTorch "
-                      "is handed a ready tensor."]
+                      "is handed a ready tensor. Both compute the same network: for 784-256-128-10 the "
+                      "softmax probabilities (PyTorch: the Linear/ReLU stack followed by `nn.Softmax`); "
+                      "scikit-learn's `predict` returns the class."]
     if memory:
         lines += ["", "### Peak memory of a training run (fresh process each, MiB)", "",
                   "| framework | RSS before training (imports + data) | peak RSS while training | "
