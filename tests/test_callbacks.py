@@ -156,3 +156,55 @@ def test_text_logger_writes_one_line_per_epoch():
 def test_monitor_records_into_the_history():
     h = fit(tanh_net(), epochs=3, monitor=True)
     assert [r["epoch"] for r in h.monitor] == [1, 2, 3]
+
+
+# -- early stopping across fit calls and checkpoints: one run, cut anywhere, is the same run
+def _es_data():
+    rng = np.random.default_rng(0)
+    X, Xv = rng.normal(size=(80, 3)), rng.normal(size=(40, 3))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(int), Xv, (Xv[:, 0] * Xv[:, 1] > 0).astype(int)
+
+
+def _es_fit(net, epochs, **kwargs):
+    X, y, Xv, yv = _es_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)
+        return net.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.5, batch_size=16, epochs=epochs,
+                       early_stopping=True, patience=4, validation_data=(Xv, yv), progress=False,
+                       **kwargs)
+
+
+def _es_net():
+    return mlp.Network.from_sizes([3, 8, 2], hidden="relu", output="softmax", seed=1)
+
+
+class _StopAfter(Callback):
+    """Stops the run at the end of epoch k, as the CLI's Ctrl-C does."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def on_epoch_end(self, epoch, history):
+        return True if epoch == self.k else None
+
+
+@pytest.mark.parametrize("cut", ["callback", "epochs", "checkpoint"])
+def test_early_stopping_run_cut_in_two_equals_one_run(cut, tmp_path):
+    whole = _es_net()
+    h = _es_fit(whole, 60, seed=0)
+    assert h.stop_reason == "early_stopping" and 14 < len(h) < 60     # it stops after the cut
+    assert h.val_loss.index(min(h.val_loss)) < 14 - 1                   # with its best before it
+
+    net = _es_net()
+    if cut == "callback":            # stopped from outside (Ctrl-C in the CLI): latest parameters kept
+        _es_fit(net, 60, seed=0, callbacks=[_StopAfter(14)])
+    else:                            # ran out of epochs: best parameters put back, the rest kept
+        _es_fit(net, 14, seed=0)
+    assert net.train_state.early_stopping["best_epoch"] is not None
+    if cut == "checkpoint":
+        mlp.save(net, tmp_path / "ck.safetensors", train_state=net.train_state)
+        net = mlp.load_checkpoint(tmp_path / "ck.safetensors")
+    h2 = _es_fit(net, 60 - 14)
+    assert h2.stop_reason == "early_stopping" and len(h2) == len(h)
+    assert list(h2.val_loss) == list(h.val_loss)
+    np.testing.assert_array_equal(net.params, whole.params)

@@ -258,6 +258,27 @@ def test_resume_is_bit_identical(tmp_path):
     assert list(resumed.history.loss) == list(straight.history.loss)
 
 
+def test_resume_with_early_stopping_is_bit_identical(tmp_path):
+    # The checkpoint carries early stopping's watch (best, patience count, best parameters) and
+    # the parameters reached before the best were put back: the resumed run stops where one
+    # uninterrupted run stops, with the same parameters.
+    common = ["train", "moons", "--hidden", "8", "--batch-size", "16", "--optimizer", "sgd", "--lr", "0.5",
+              "--validation-split", "0.2", "--seed", "3", "--early-stopping", "--patience", "3"]
+    ok(run(*common, "--epochs", "300", "--out", "straight.safetensors", cwd=tmp_path))
+    straight = mlp.load(tmp_path / "straight.safetensors")
+    val = list(straight.history.val_loss)
+    cut = val.index(min(val)) + 2                 # after the best epoch, before the stop
+    assert cut < straight.metadata["epochs"] < 300
+    ok(run(*common, "--epochs", str(cut), "--checkpoint", "half.ckpt.safetensors",
+           "--out", "half.safetensors", cwd=tmp_path))
+    ok(run(*common, "--epochs", "300", "--resume", "half.ckpt.safetensors", "--out", "resumed.safetensors",
+           cwd=tmp_path))
+    resumed = mlp.load(tmp_path / "resumed.safetensors")
+    assert resumed.metadata["epochs"] == straight.metadata["epochs"]
+    assert list(resumed.history.val_loss) == val
+    np.testing.assert_array_equal(resumed.params, straight.params)
+
+
 def _lines(stream, q):
     for line in iter(stream.readline, ""):
         q.put(line)

@@ -117,4 +117,5 @@ class ReluCare:
         state, net = self.state, self.net
         if state.best_params is not None and state.best_loss < last_loss:
             state.resume_params = net.params.copy()
+            state.restored_params = state.best_params
             net.params = state.best_params

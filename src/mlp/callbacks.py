@@ -27,6 +27,8 @@ import math
 import os
 import sys
 
+import numpy as np
+
 
 class Callback:
     """Base class of callbacks; every method does nothing unless overridden.
@@ -79,7 +81,10 @@ class EarlyStopping(Callback):
     patience : int, default 10
     min_delta : float, default 0
     restore_best : bool, default True
-        At the end of training, put back the parameters of the best epoch.
+        At the end of training — when it stops early or runs out of epochs — put back
+        the parameters of the best epoch. A run interrupted (Ctrl-C) or stopped by
+        another callback keeps its latest parameters: resuming it (``fit`` again, or
+        ``mlp train --resume``) continues the watch exactly, best parameters included.
 
     Attributes
     ----------
@@ -128,8 +133,27 @@ class EarlyStopping(Callback):
         return None
 
     def on_train_end(self, history):
+        # A run stopped by Ctrl-C or by another callback is not over: it keeps its latest
+        # parameters, so that a resumed run (its best so far in state_dict) continues exactly.
+        if history is not None and history.stop_reason is not None and self.stopped_epoch is None:
+            return
         if self.restore_best and self.best_params is not None:
             self.network.params = self.best_params
+
+    def state_dict(self) -> dict:
+        """Where the watch stands — ``best``, ``best_epoch``, ``wait``, ``stopped_epoch`` and
+        ``best_params`` (array or None) — for ``fit`` to carry it across calls and checkpoints."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch,
+                "best_params": None if self.best_params is None else self.best_params.copy()}
+
+    def load_state_dict(self, d: dict) -> None:
+        """Continue from ``state_dict()``: the same best value, patience count and best parameters."""
+        self.best = math.nan if d.get("best") is None else float(d["best"])
+        self.best_epoch = None if d.get("best_epoch") is None else int(d["best_epoch"])
+        self.wait = int(d.get("wait", 0))
+        self.stopped_epoch = None if d.get("stopped_epoch") is None else int(d["stopped_epoch"])
+        self.best_params = None if d.get("best_params") is None else np.array(d["best_params"])
 
 
 class Checkpoint(Callback):

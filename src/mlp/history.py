@@ -143,10 +143,16 @@ class TrainState:
         ``lr0`` the learning rate it scales.
     best_loss, best_params
         ReLU care's best training loss and parameters since its first re-draw.
-    resume_params
-        When ``fit`` ended by putting back ``best_params``, the parameters the
-        run had reached; the next ``fit`` continues from them if the network
-        still holds ``best_params``.
+    resume_params, restored_params
+        When ``fit`` ended by putting back the best parameters (ReLU care's or
+        early stopping's: ``restored_params``), the parameters the run had
+        reached; the next ``fit`` continues from them if the network still holds
+        ``restored_params``.
+    early_stopping : dict or None
+        ``EarlyStopping.state_dict()`` after the last epoch of a fit with
+        ``early_stopping=True``: best value, patience count, best parameters. A
+        later fit (or a resumed checkpoint) continues the watch, unless the run
+        had stopped early.
     """
 
     def __init__(self):
@@ -165,6 +171,8 @@ class TrainState:
         self.best_loss = math.inf
         self.best_params = None
         self.resume_params = None
+        self.restored_params = None
+        self.early_stopping = None
 
     _SCALARS = ("epoch", "step", "lr0", "care_best", "care_wait", "redraws", "revived", "best_loss")
 
@@ -175,7 +183,7 @@ class TrainState:
         ``bit_generator.state``, JSON-able), ``history`` (``History.to_dict()``),
         ``loss`` (its name and reduction), ``optimizer`` (``Optimizer.state_dict()``),
         ``schedule`` (``Schedule.state_dict()``) and the arrays ``best_params``,
-        ``resume_params`` when present.
+        ``resume_params``, ``restored_params`` when present, and ``early_stopping``.
         """
         d = {k: getattr(self, k) for k in self._SCALARS}
         d["rng"] = None if self.rng is None else self.rng.bit_generator.state
@@ -184,9 +192,12 @@ class TrainState:
                                                     "reduction": self.loss.reduction}
         d["optimizer"] = None if self.optimizer is None else self.optimizer.state_dict()
         d["schedule"] = None if self.schedule is None else self.schedule.state_dict()
-        for k in ("best_params", "resume_params"):
+        for k in ("best_params", "resume_params", "restored_params"):
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k).copy()
+        if self.early_stopping is not None:
+            d["early_stopping"] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                   for k, v in self.early_stopping.items()}
         return d
 
     def load_state_dict(self, d: dict) -> None:
@@ -210,18 +221,23 @@ class TrainState:
             self.optimizer = _optimizers.from_state_dict(d["optimizer"])
         if d.get("schedule") is not None:
             self.schedule = _schedules.from_state_dict(d["schedule"])
-        for k in ("best_params", "resume_params"):
+        for k in ("best_params", "resume_params", "restored_params"):
             setattr(self, k, None if d.get(k) is None else np.array(d[k]))
+        self.early_stopping = None if d.get("early_stopping") is None else dict(d["early_stopping"])
 
     @classmethod
     def from_state_dict(cls, d: dict, net=None) -> TrainState:
         """A new TrainState from ``state_dict()`` (``net``, if given, is checked for size)."""
         state = cls()
         state.load_state_dict(d)
-        for k in ("best_params", "resume_params"):
+        for k in ("best_params", "resume_params", "restored_params"):
             arr = getattr(state, k)
             if net is not None and arr is not None and arr.shape != (net.n_params,):
                 raise ValueError(f"{k} has shape {arr.shape}, the network has {net.n_params} parameters")
+        best = (state.early_stopping or {}).get("best_params")
+        if net is not None and best is not None and np.shape(best) != (net.n_params,):
+            raise ValueError(f"early_stopping best_params has shape {np.shape(best)}, the network has "
+                             f"{net.n_params} parameters")
         return state
 
     def __repr__(self) -> str:

@@ -801,10 +801,23 @@ def _check_state(state, net, path) -> None:
             elif not _plain_value(value) or (part == "optimizer" and key != "name" and _has_text(value)):
                 raise _bad(path, f"training state: {part} {key} is not a plain "
                                  f"{'number' if part == 'optimizer' else 'value'}")
-    for key in ("best_params", "resume_params"):
+    for key in ("best_params", "resume_params", "restored_params"):
         value = state.get(key)
         if value is not None and (not isinstance(value, np.ndarray) or value.shape != (net.n_params,)):
             raise _bad(path, f"training state: {key} must have shape ({net.n_params},)")
+    es = state.get("early_stopping")
+    if es is not None:
+        if not isinstance(es, dict) or set(es) - {"best", "best_epoch", "wait", "stopped_epoch",
+                                                  "best_params"}:
+            raise _bad(path, "training state: early_stopping must be an object with best, best_epoch, "
+                             "wait, stopped_epoch and best_params")
+        best = es.get("best_params")
+        if best is not None and (not isinstance(best, np.ndarray) or best.shape != (net.n_params,)):
+            raise _bad(path, f"training state: early_stopping best_params must have shape ({net.n_params},)")
+        for key in ("best", "best_epoch", "wait", "stopped_epoch"):
+            value = es.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise _bad(path, f"training state: early_stopping {key} must be a number")
 
 
 def _load_into_new(cls, state):

@@ -536,25 +536,28 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
         sched = None if schedule is None else _schedules.get(schedule, epochs)
     state.optimizer, state.schedule, state.loss = opt, sched, loss_fn
     state.rng = rng = _rng_for(net, seed, state)
-    if state.resume_params is not None:
-        if state.best_params is not None and np.array_equal(net.params, state.best_params):
+    if state.resume_params is not None:   # the last fit put its best parameters back: continue
+        restored = state.restored_params if state.restored_params is not None else state.best_params
+        if restored is not None and np.array_equal(net.params, restored):   # from where it was
             net.params = state.resume_params
-        state.resume_params = None
+        state.resume_params = state.restored_params = None
     net.train_state, net.history = state, state.history
     history = state.history
-    history.stop_reason = None
+    previous_stop, history.stop_reason = history.stop_reason, None
 
     care = ReluCare(net, opt, state, n_batches) if relu_care and relu_layers(net) else None
     es = None
     if early_stopping:
         es = _callbacks.EarlyStopping(patience=patience, restore_best=restore_best)
-        callbacks.append(es)
+        callbacks.insert(0, es)          # first: a Checkpoint callback then saves this epoch's watch
     if monitor:
         from .diagnostics import Monitor
         callbacks.append(Monitor())
     for cb in callbacks:
         cb.set_network(net)
         cb.on_train_begin(history)
+    if es is not None and state.early_stopping is not None and previous_stop != "early_stopping":
+        es.load_state_dict(state.early_stopping)    # a continued run keeps watching where it was
 
     params, grads = net.params, net.grads
     penalty = _Penalty(net, weight_decay, l1) if (weight_decay or l1) else None
@@ -674,6 +677,8 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                 try:
                     for cb in callbacks:
                         stop = bool(cb.on_epoch_end(epoch, history)) or stop
+                        if cb is es:             # part of the training state (checkpoints, resume)
+                            state.early_stopping = es.state_dict()
                 except KeyboardInterrupt:
                     history.stop_reason = "interrupted"
                     break
@@ -690,8 +695,15 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
 
     if care is not None and len(history) > first_epoch:
         care.finish(history.loss[-1])
+    reached = net.params.copy() if es is not None else None
     for cb in callbacks:
         cb.on_train_end(history)
+    # early stopping put its best back at the end of the epochs asked for: a later fit (or a
+    # resumed checkpoint) continues from where the run was, as one longer run would
+    if reached is not None and history.stop_reason is None and not np.array_equal(net.params, reached):
+        if state.resume_params is None:
+            state.resume_params = reached
+        state.restored_params = net.params.copy()
     if history.stop_reason is None and _still_falling(history.loss[max(first_epoch - 1, 0):]):
         warnings.warn(f"loss still falling at the last epoch: raise epochs (it fell from "
                       f"{history.loss[first_epoch]:.4g} to {history.loss[-1]:.4g} in {epochs} "
