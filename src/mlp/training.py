@@ -406,7 +406,10 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     early_stopping : bool, default False
         Stop when ``val_loss`` (``loss`` without validation data) has not improved
         for ``patience`` epochs; ``restore_best`` then puts back the best epoch's
-        parameters. See ``mlp.callbacks.EarlyStopping`` for other quantities.
+        parameters (also when the epochs run out; not after Ctrl-C). The watch is
+        part of ``net.train_state``: a later ``fit`` or a resumed checkpoint carries
+        it on, so a run cut in two ends as one run would. See
+        ``mlp.callbacks.EarlyStopping`` for other quantities.
     patience : int, default 10
     restore_best : bool, default True
     schedule : str, Schedule, callable or None
