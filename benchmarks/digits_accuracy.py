@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
+from _common import write_section
 
 import mlp
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = "<!-- digits-fit-defaults:begin -->", "<!-- digits-fit-defaults:end -->"
 
 
@@ -72,13 +70,7 @@ Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_ve
 """
     print(text)
     if not args.no_write:
-        block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-        old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-        if pattern.search(old):
-            RESULTS.write_text(pattern.sub(lambda _: block, old))
-        else:
-            RESULTS.write_text(old.rstrip() + "\n\n" + block + "\n")
+        write_section(f"{BEGIN}\n{text.rstrip()}\n{END}", BEGIN, END)
     return 0
 
 

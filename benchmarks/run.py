@@ -39,7 +39,6 @@ import gc
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -50,10 +49,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
 sys.path.insert(0, str(HERE))
 
+from _common import RESULTS, torch_training, write_section  # noqa: E402
 from speed_rss import make_data  # noqa: E402
 
 SIZES = [784, 256, 128, 10]
@@ -148,23 +147,9 @@ def run_torch(X, y, batch, opt, epochs, seed=0) -> dict:
     model = make_torch_model(seed)
     optimizer = (torch.optim.SGD(model.parameters(), lr=0.1) if opt == "sgd"
                  else torch.optim.Adam(model.parameters(), lr=1e-3))
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-    n = len(X)
-    gen = torch.Generator().manual_seed(seed)
     gc.collect()
     t = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=gen)
-        total = torch.zeros(())
-        for s in range(0, n, batch):
-            idx = perm[s:s + batch]
-            loss = loss_fn(model(Xt[idx]), yt[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(idx)
-        last = total.item() / n
+    last = torch_training(model, optimizer, X, y, batch, epochs, seed)
     return {"seconds": time.perf_counter() - t, "loss": last}
 
 
@@ -579,19 +564,6 @@ def report(info, train, anatomy, gemm, predict, memory, imports, args) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace this script's section of RESULTS.md (between its markers), or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = RESULTS.with_suffix(".md.speedtmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a one-minute version")
@@ -639,7 +611,7 @@ def main(argv=None) -> int:
     print()
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, BEGIN, END)
         print(f"\nwrote the speed section of {RESULTS}")
     return 0
 

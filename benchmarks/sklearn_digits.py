@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, write_section
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- sklearn-comparison:begin -->", "<!-- sklearn-comparison:end -->"
 
 PARAMS = dict(hidden_layer_sizes=(100,), activation="relu", solver="adam", alpha=1e-4,
@@ -133,22 +131,9 @@ def main(argv=None) -> int:
         END,
     ])
     if not args.no_write:
-        write_section(section)
+        write_section(section, BEGIN, END)
         print(f"wrote the scikit-learn comparison section of {RESULTS}")
     return 0
-
-
-def write_section(section: str) -> None:
-    """Replace this script's section of RESULTS.md (between its markers), or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
 
 
 if __name__ == "__main__":

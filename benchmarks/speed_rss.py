@@ -15,6 +15,7 @@ import resource
 import sys
 
 import numpy as np
+from _common import torch_training
 
 
 def rss_now_mib() -> float:
@@ -69,21 +70,7 @@ def main(framework: str, n: int, epochs: int, batch: int) -> None:
         nn = torch.nn
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                               nn.Linear(128, 10))
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        loss_fn = nn.CrossEntropyLoss()
-        Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-        gen = torch.Generator().manual_seed(0)
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=gen)
-            total = torch.zeros(())
-            for s in range(0, n, batch):
-                idx = perm[s:s + batch]
-                loss = loss_fn(model(Xt[idx]), yt[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * len(idx)
-            total.item()
+        torch_training(model, torch.optim.SGD(model.parameters(), lr=0.1), X, y, batch, epochs)
     else:
         net = mlp.Network.from_sizes([784, 256, 128, 10], hidden="relu", output="softmax", seed=0)
         net.fit(X, y, loss="cross_entropy", optimizer=mlp.optimizers.SGD(lr=0.1), epochs=epochs,

@@ -28,20 +28,18 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import statistics
 import sys
 import time
 import warnings
 from multiprocessing import Pool
-from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, write_section
 
 import mlp
 
 WIDTHS = (2, 3, 4)
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = "<!-- xor-reliability:begin -->", "<!-- xor-reliability:end -->"
 
 
@@ -99,14 +97,6 @@ def torch_runs(seeds, width: int, optimizer: str, steps: int = 2000) -> np.ndarr
     with torch.no_grad():
         err = (forward() - y).abs().amax(dim=(1, 2))
     return (err < 0.1).numpy()
-
-
-def write_section(text: str) -> None:
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-    new = pattern.sub(lambda _: block, old) if pattern.search(old) else old.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(new)
 
 
 def main(argv=None) -> int:
@@ -184,7 +174,7 @@ Machine: {platform.machine()}, {versions}; {time.strftime('%Y-%m-%d')}.
 """
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(f"{BEGIN}\n{text.rstrip()}\n{END}", BEGIN, END)
         print(f"wrote the XOR reliability section of {RESULTS}", file=sys.stderr)
     return 0
 
