@@ -63,7 +63,8 @@ def assert_same(fast, slow, dtype):
 @pytest.mark.parametrize("loss, output", [("mse", "identity"), ("mse", "sigmoid"), ("mse", "softmax"),
                                           ("cross_entropy", "softmax"),
                                           ("binary_cross_entropy", "sigmoid")])
-def test_training_step_equals_plain(dtype, hidden, loss, output):
+def test_training_step_equals_plain(dtype, hidden, loss, output, monkeypatch):
+    monkeypatch.setattr(mlp._fast, "BLAS_MIN_MACS", 0)      # the BLAS forward on these small layers too
     rng = np.random.default_rng(1)
     net = make([5, 7, 6, 3], hidden, output, dtype)
     for n in (1, 8, 33, 8):          # several sizes, and a size seen before (buffers reused)
@@ -148,7 +149,11 @@ def fit_both(sizes, hidden, output, dtype, X, y, loss, optimizer, **kw):
 @pytest.mark.parametrize("hidden, output, loss, lr", [("relu", "softmax", "cross_entropy", 0.2),
                                                       ("tanh", "identity", "mse", 0.01),
                                                       ("relu", "sigmoid", "binary_cross_entropy", 0.2)])
-def test_fit_with_sgd_fused_into_backward_equals_plain(dtype, hidden, output, loss, lr):
+@pytest.mark.parametrize("blas_min_macs", [0, None])      # BLAS's C ← A B + C on every layer, or as set
+def test_fit_with_sgd_fused_into_backward_equals_plain(dtype, hidden, output, loss, lr, blas_min_macs,
+                                                       monkeypatch):
+    if blas_min_macs is not None:
+        monkeypatch.setattr(mlp._fast, "BLAS_MIN_MACS", blas_min_macs)
     rng = np.random.default_rng(6)
     X = rng.normal(size=(50, 4)).astype(dtype)     # 50 = 6 batches of 8 and one of 2
     y = (rng.integers(0, 3, size=50) if loss == "cross_entropy"
@@ -175,7 +180,8 @@ def test_fit_with_sgd_fused_into_backward_equals_plain(dtype, hidden, output, lo
 def test_fused_sgd_without_blas_accumulate_equals_plain(dtype, monkeypatch):
     # Where NumPy's BLAS cannot be called for W ← W + A B, dW goes through memory: same numbers.
     monkeypatch.setattr(mlp._fast, "_GEMMS", {})
-    test_fit_with_sgd_fused_into_backward_equals_plain(dtype, "relu", "softmax", "cross_entropy", 0.2)
+    test_fit_with_sgd_fused_into_backward_equals_plain(dtype, "relu", "softmax", "cross_entropy", 0.2, 0,
+                                                       monkeypatch)
 
 
 def test_fused_sgd_uses_the_blas_accumulate_where_numpy_ships_openblas():
@@ -185,7 +191,8 @@ def test_fused_sgd_uses_the_blas_accumulate_where_numpy_ships_openblas():
     assert mlp._fast._gemm(np.float32) is not None and mlp._fast._gemm(np.float64) is not None
 
 
-def test_fused_sgd_interrupted_mid_epoch_leaves_a_true_gradient():
+def test_fused_sgd_interrupted_mid_epoch_leaves_a_true_gradient(monkeypatch):
+    monkeypatch.setattr(mlp._fast, "BLAS_MIN_MACS", 0)
     # Batches 1-2 of epoch 2 write W directly (no dW); after Ctrl-C in batch 3, grads must
     # still be a gradient: that of the last finished batch (X[10:20]) at the final parameters.
     rng = np.random.default_rng(8)
