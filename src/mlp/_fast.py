@@ -46,7 +46,9 @@ What is fast here, and why it is the same computation:
   ``np.matmul`` cannot ask for, so mlp calls ``cblas_sgemm``/``cblas_dgemm`` of the
   OpenBLAS that NumPy itself loaded (same library, same threads; found in
   ``numpy.libs``, else dW goes through memory as before). The forward pass uses
-  the same call for zᵀ = W hᵀ + b: zᵀ ← b 1ᵀ, then zᵀ ← W hᵀ + zᵀ. ``fit`` keeps the
+  the same call for zᵀ = W hᵀ + b: zᵀ ← b 1ᵀ, then zᵀ ← W hᵀ + zᵀ. Only products of
+  at least ``BLAS_MIN_MACS`` multiply-adds go through ctypes (below, its call costs
+  more than the pass it saves). ``fit`` keeps the
   gradients of each epoch's last batch and ``unscale`` turns them back into ∂L/∂θ.
 
 What is not here: the other optimisers' steps (``optimizers.py``, in-place passes
