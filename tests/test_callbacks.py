@@ -208,3 +208,41 @@ def test_early_stopping_run_cut_in_two_equals_one_run(cut, tmp_path):
     assert h2.stop_reason == "early_stopping" and len(h2) == len(h)
     assert list(h2.val_loss) == list(h.val_loss)
     np.testing.assert_array_equal(net.params, whole.params)
+
+
+def test_checkpoint_callback_files_hold_the_early_stopping_watch(tmp_path):
+    # Checkpoint(every=1) writes each epoch's file after early stopping has looked at that epoch:
+    # resuming from the file of any epoch before the stop ends as the uninterrupted run ends.
+    whole = _es_net()
+    h = _es_fit(whole, 60, seed=0, callbacks=[Checkpoint(str(tmp_path / "e{epoch}.safetensors"))])
+    stop = len(h)
+    best = h.val_loss.index(min(h.val_loss)) + 1
+    assert h.stop_reason == "early_stopping" and best < stop - 1
+    cut = best + 1                                   # past the best: the watch is counting (wait 1)
+    net = mlp.load_checkpoint(tmp_path / f"e{cut}.safetensors")
+    watch = net.train_state.early_stopping
+    assert (watch["best_epoch"], watch["wait"], watch["best"]) == (best, cut - best, min(h.val_loss))
+    assert not np.array_equal(watch["best_params"], net.params)      # the latest parameters, best aside
+    h2 = _es_fit(net, 60 - cut)
+    assert h2.stop_reason == "early_stopping" and len(h2) == stop
+    assert list(h2.val_loss) == list(h.val_loss)
+    np.testing.assert_array_equal(net.params, whole.params)
+
+
+def test_early_stopping_state_dict_round_trip():
+    es = EarlyStopping(patience=3)
+    es.set_network(_es_net())
+    history = mlp.History()
+    for epoch, value in enumerate([0.5, 0.4, 0.45, 0.47], start=1):
+        history.loss.append(value)
+        history.epochs.append(epoch)
+        es.on_epoch_end(epoch, history)
+    d = es.state_dict()
+    assert (d["best"], d["best_epoch"], d["wait"], d["stopped_epoch"]) == (0.4, 2, 2, None)
+    other = EarlyStopping(patience=3)
+    other.set_network(es.network)
+    other.load_state_dict(d)
+    np.testing.assert_array_equal(other.best_params, d["best_params"])
+    history.loss.append(0.41)                        # the third epoch without improvement: stop
+    history.epochs.append(5)
+    assert other.on_epoch_end(5, history) is True and other.stopped_epoch == 5

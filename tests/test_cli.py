@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -279,16 +280,64 @@ def test_resume_with_early_stopping_is_bit_identical(tmp_path):
     np.testing.assert_array_equal(resumed.params, straight.params)
 
 
+@pytest.mark.parametrize("checkpoint", ["mid-run", "at-the-stop", "after-the-stop"])
+def test_resume_with_early_stopping_needs_only_the_checkpoint(tmp_path, checkpoint):
+    # `mlp train DATA --resume CKPT` alone goes on as the checkpoint's run was set up (batch size,
+    # early stopping, patience), and a checkpoint of a run that has already stopped early ends as
+    # that run ended: with its best parameters, not a few epochs more.
+    common = ["train", "moons", "--hidden", "8", "--batch-size", "16", "--optimizer", "adam", "--lr", "0.003",
+              "--validation-split", "0.2", "--seed", "3", "--early-stopping", "--patience", "4"]
+    ok(run(*common, "--epochs", "300", "--out", "straight.safetensors", cwd=tmp_path))
+    straight = mlp.load(tmp_path / "straight.safetensors")
+    val, stop = list(straight.history.val_loss), straight.metadata["epochs"]
+    assert straight.history.stop_reason == "early_stopping" and stop < 300
+    if checkpoint == "mid-run":           # past the best epoch, before the stop
+        cut = val.index(min(val)) + 2
+        assert cut < stop
+        ok(run(*common, "--epochs", cut, "--checkpoint", "ckpt.safetensors", "--out", "half.safetensors",
+               cwd=tmp_path))
+    elif checkpoint == "at-the-stop":     # written every epoch: the last one before the best is put back
+        ok(run(*common, "--epochs", "300", "--checkpoint-every", "1", "--out", "other.safetensors",
+               cwd=tmp_path))
+        (tmp_path / "other.ckpt.safetensors").rename(tmp_path / "ckpt.safetensors")
+        at_stop = mlp.load_checkpoint(tmp_path / "ckpt.safetensors")
+        assert at_stop.train_state.epoch == stop and not np.array_equal(at_stop.params, straight.params)
+    else:                                 # written at the end, best parameters back in place
+        ok(run(*common, "--epochs", "300", "--checkpoint", "ckpt.safetensors", "--out", "other.safetensors",
+               cwd=tmp_path))
+    result = ok(run("train", "moons", "--epochs", "300", "--resume", "ckpt.safetensors",
+                    "--out", "resumed.safetensors", cwd=tmp_path))
+    if checkpoint != "mid-run":
+        assert f"stopped early at epoch {stop}" in result.stderr
+    resumed = mlp.load(tmp_path / "resumed.safetensors")
+    assert resumed.metadata["epochs"] == stop and resumed.history.stop_reason == "early_stopping"
+    assert (resumed.metadata["batch_size"], resumed.metadata["patience"]) == (16, 4)
+    assert list(resumed.history.val_loss) == val
+    np.testing.assert_array_equal(resumed.params, straight.params)
+
+
+def test_resume_without_early_stopping_trains_on(tmp_path):
+    common = ["train", "moons", "--hidden", "8", "--optimizer", "adam", "--lr", "0.01", "--seed", "3",
+              "--validation-split", "0.2", "--early-stopping", "--patience", "1"]
+    ok(run(*common, "--epochs", "300", "--checkpoint", "ckpt.safetensors", "--out", "m.safetensors",
+           cwd=tmp_path))
+    stop = mlp.load(tmp_path / "m.safetensors").metadata["epochs"]
+    assert stop < 300
+    ok(run("train", "moons", "--epochs", stop + 5, "--no-early-stopping", "--resume", "ckpt.safetensors",
+           "--out", "more.safetensors", cwd=tmp_path))
+    more = mlp.load(tmp_path / "more.safetensors")
+    assert more.metadata["epochs"] == stop + 5 and more.metadata["early_stopping"] is False
+
+
 def _lines(stream, q):
     for line in iter(stream.readline, ""):
         q.put(line)
     q.put(None)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resumes(tmp_path):
-    cmd = [*MLP, "train", "moons", "--n", "2000", "--hidden", "16", "--epochs", "100000",
-           "--batch-size", "8", "--seed", "0", "--out", "model.safetensors"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def _interrupted(cmd, cwd, after=0.0):
+    """Run ``cmd``, send SIGINT ``after`` seconds after training has started; (exit code, stderr)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=ENV)
     q: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stderr, q), daemon=True).start()
@@ -300,6 +349,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(tmp_path):
             seen.append(line)
             if "Ctrl-C" in line:
                 break
+        time.sleep(after)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
@@ -307,8 +357,14 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(tmp_path):
             proc.kill()
     while (line := q.get(timeout=10)) is not None:
         seen.append(line)
-    err = "".join(seen)
-    assert proc.returncode == 130, err
+    return proc.returncode, "".join(seen)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resumes(tmp_path):
+    cmd = [*MLP, "train", "moons", "--n", "2000", "--hidden", "16", "--epochs", "100000",
+           "--batch-size", "8", "--seed", "0", "--out", "model.safetensors"]
+    code, err = _interrupted(cmd, tmp_path)
+    assert code == 130, err
     assert "Traceback" not in err
     checkpoint = tmp_path / "model.ckpt.safetensors"
     assert checkpoint.exists() and not (tmp_path / "model.safetensors").exists()
@@ -323,6 +379,29 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(tmp_path):
     ok(run(*resume[1:], cwd=tmp_path))
     final = mlp.load(tmp_path / "model.safetensors")
     assert final.metadata["epochs"] == done + 2
+
+
+def test_ctrl_c_with_early_stopping_resumes_exactly(tmp_path):
+    # Ctrl-C keeps the latest parameters and saves the watch; the resumed run puts the best back
+    # at its end exactly as one run of the same length does.
+    args = ["train", "moons", "--n", "2000", "--hidden", "16", "--batch-size", "8", "--optimizer", "sgd",
+            "--lr", "0.5", "--validation-split", "0.2", "--seed", "0", "--early-stopping",
+            "--patience", "100000"]
+    code, err = _interrupted([*MLP, *args, "--epochs", "100000", "--out", "model.safetensors"], tmp_path,
+                             after=0.5)
+    assert code == 130, err
+    ckpt = mlp.load_checkpoint(tmp_path / "model.ckpt.safetensors")
+    done, val = ckpt.train_state.epoch, list(ckpt.history.val_loss)
+    watch = ckpt.train_state.early_stopping
+    assert len(val) == done and watch["stopped_epoch"] is None
+    assert (watch["best"], watch["best_epoch"]) == (min(val), val.index(min(val)) + 1)
+    assert watch["wait"] == done - watch["best_epoch"]
+    ok(run("train", "moons", "--n", "2000", "--epochs", done + 3, "--resume", "model.ckpt.safetensors",
+           "--out", "resumed.safetensors", cwd=tmp_path))
+    ok(run(*args, "--epochs", done + 3, "--out", "straight.safetensors", cwd=tmp_path))
+    resumed, straight = (mlp.load(tmp_path / f) for f in ("resumed.safetensors", "straight.safetensors"))
+    assert list(resumed.history.val_loss) == list(straight.history.val_loss)
+    np.testing.assert_array_equal(resumed.params, straight.params)
 
 
 # ------------------------------------------------------------------ bad input: one line, nothing damaged

@@ -526,3 +526,54 @@ def test_checkpoint_state_is_validated_before_use(tmp_path, tamper, words):
     with pytest.raises(ValueError, match=words):
         mlp.load_checkpoint(tmp_path / "bad.safetensors")
     np.testing.assert_array_equal(np.random.get_state()[1], before)    # global state untouched
+
+
+def _early_stopping_checkpoint(tmp_path):
+    X, y = mlp.datasets.moons(n=64, seed=0)
+    net = mlp.Network.from_sizes([2, 4, 2], output="softmax", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.fit(X, y, epochs=4, early_stopping=True, patience=50, validation_split=0.25, optimizer="sgd",
+                lr=0.5, batch_size=8, seed=0, progress=False)
+    path = tmp_path / "ckpt.safetensors"
+    mlp.save(net, path, train_state=net.train_state)
+    return net, path
+
+
+def test_checkpoint_holds_the_early_stopping_watch(tmp_path):
+    net, path = _early_stopping_checkpoint(tmp_path)
+    val = net.history.val_loss
+    watch = mlp.load_checkpoint(path).train_state.early_stopping
+    assert watch["best"] == min(val) and watch["best_epoch"] == val.index(min(val)) + 1
+    assert watch["wait"] == 4 - watch["best_epoch"] and watch["stopped_epoch"] is None
+    np.testing.assert_array_equal(watch["best_params"], net.train_state.early_stopping["best_params"])
+    assert watch["best_params"].dtype == net.dtype
+
+
+def _retensor(change):
+    """Replace early stopping's best_params tensor in the file by ``change(tensor)``."""
+    def tamper(es, tensors):
+        name = es["best_params"]["__tensor__"]
+        tensors[name] = change(tensors[name])
+    return tamper
+
+
+@pytest.mark.parametrize("tamper, words", [
+    (lambda es, t: es.update(wait="3"), "early_stopping wait"),
+    (lambda es, t: es.update(wait=-1), "early_stopping wait"),
+    (lambda es, t: es.update(best_epoch=2.5), "early_stopping best_epoch"),
+    (lambda es, t: es.update(stopped_epoch=True), "early_stopping stopped_epoch"),
+    (lambda es, t: es.update(best=[1.0]), "early_stopping best"),
+    (lambda es, t: es.update(patience=3), "early_stopping must be an object"),
+    (_retensor(lambda a: a[:-1]), "early_stopping best_params"),
+    (_retensor(lambda a: a.astype(np.int32)), "early_stopping best_params"),
+])
+def test_checkpoint_early_stopping_state_is_validated(tmp_path, tamper, words):
+    _, path = _early_stopping_checkpoint(tmp_path)
+    tensors, meta = read_safetensors(path)
+    state = json.loads(meta["train_state"])
+    tamper(state["early_stopping"], tensors)
+    meta["train_state"] = json.dumps(state)
+    write_safetensors(tmp_path / "bad.safetensors", tensors, meta)
+    with pytest.raises(ValueError, match=words):
+        mlp.load_checkpoint(tmp_path / "bad.safetensors")

@@ -86,6 +86,17 @@ class EarlyStopping(Callback):
         another callback keeps its latest parameters: resuming it (``fit`` again, or
         ``mlp train --resume``) continues the watch exactly, best parameters included.
 
+    Notes
+    -----
+    The watch that resumes is the one ``fit(early_stopping=True, patience=...)``
+    makes: ``fit`` keeps its ``state_dict()`` in ``net.train_state.early_stopping``
+    after every epoch, so a checkpoint (``mlp.save(..., train_state=...)``,
+    ``Checkpoint``, Ctrl-C in ``mlp train``) holds it and the next ``fit`` on the
+    loaded network picks it up: a run cut in two stops at the same epoch with
+    bit-identical parameters. An ``EarlyStopping`` passed in ``callbacks=`` is
+    yours: ``on_train_begin`` starts its watch afresh at every ``fit`` call and
+    checkpoints do not hold it.
+
     Attributes
     ----------
     best : float

@@ -365,14 +365,17 @@ def _train(args) -> int:
         seed = meta0.get("seed", args.seed)
         split = meta0.get("validation_split", 0.0) if args.validation_split is None else args.validation_split
         completed = int(getattr(net.train_state, "epoch", 0))
+        # The run goes on as it was set up: an option left out takes the checkpoint's value.
+        early = bool(meta0.get("early_stopping")) if args.early_stopping is None else args.early_stopping
     else:
         loss, out_act, n_out = _choose_head(data.task, n_classes, n_targets, args.loss,
                                             args.output_activation)
         hidden = [64] if args.hidden is None else args.hidden
         seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+        early = bool(args.early_stopping)
         split = args.validation_split
         if split is None:
-            split = 0.1 if args.early_stopping else 0.0
+            split = 0.1 if early else 0.0
         scaler = None if args.no_scale else StandardScaler.fit(data.X)
         net = Network.from_sizes([data.n_features, *hidden, n_out], hidden=args.activation,
                                  output=out_act, init=args.init, seed=seed,
@@ -400,7 +403,7 @@ def _train(args) -> int:
         lab_tr, lab_val = (labels[train_idx], labels[val_idx]) if labels is not None else (None, None)
     else:
         X_tr, y_tr, X_val, y_val, lab_tr, lab_val = X, y, None, None, labels, None
-    if args.early_stopping and X_val is None:
+    if early and X_val is None:
         raise CLIError("--early-stopping needs validation data: give --validation-split (e.g. 0.1)")
 
     net.classes_ = data.classes
@@ -413,8 +416,12 @@ def _train(args) -> int:
         "lr": args.lr if args.lr is not None else meta0.get("lr"),
         "batch_size": args.batch_size if args.batch_size is not None else meta0.get("batch_size"),
         "seed": seed, "validation_split": split, "scaled": scaler is not None,
-        "early_stopping": bool(args.early_stopping),
+        "early_stopping": early,
     }
+    for key in ("patience", "weight_decay"):          # kept so that --resume goes on with them
+        value = getattr(args, key) if getattr(args, key) is not None else meta0.get(key)
+        if value is not None and (key != "patience" or early):
+            metadata[key] = value
     net.metadata = metadata
 
     epochs = args.epochs
@@ -434,16 +441,30 @@ def _train(args) -> int:
             raise CLIError(f"--optimizer {args.optimizer} differs from the checkpoint's {previous.name}")
         fit_kwargs["optimizer"] = previous if previous is not None else (args.optimizer or "adam")
     metadata["optimizer"] = getattr(fit_kwargs["optimizer"], "name", fit_kwargs["optimizer"])
-    for key, value in (("lr", args.lr), ("batch_size", args.batch_size), ("patience", args.patience),
-                       ("weight_decay", args.weight_decay)):
+    for key in ("lr", "batch_size", "patience", "weight_decay"):
+        value = metadata.get(key)
         if value is not None:
             fit_kwargs[key] = None if value == "full" else value
     if remaining is not None:
         fit_kwargs["epochs"] = max(remaining, 0)
     if X_val is not None:
         fit_kwargs["validation_data"] = (X_val, y_val)
-    if args.early_stopping:
+    if early:
         fit_kwargs["early_stopping"] = True
+        state = net.train_state if completed else None
+        watch = getattr(state, "early_stopping", None) or {}
+        if (remaining is None or remaining > 0) and completed and watch.get("stopped_epoch") == completed:
+            # The checkpoint's run is over: it stopped early (this file may have been written at
+            # that very epoch, before the best parameters were put back). Training on would make a
+            # run that one uninterrupted run never makes; end it as that run ended instead.
+            _note(f"mlp: the checkpoint's run stopped early at epoch {completed} (best val_loss at epoch "
+                  f"{watch.get('best_epoch')}); saving the model as it is (--no-early-stopping trains on)")
+            remaining = 0
+            if state.history.stop_reason != "early_stopping" and watch.get("best_params") is not None:
+                net.params = watch["best_params"]
+            for h in {id(state.history): state.history, id(net.history): net.history}.values():
+                if h is not None:
+                    h.stop_reason = "early_stopping"
 
     start = time.perf_counter()
     stop = _StopOnSignal()
@@ -820,8 +841,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="examples per step, or 'full' for full-batch gradient descent (default: fit's)")
     p.add_argument("--validation-split", type=_fraction, metavar="F",
                    help="fraction held out for validation (default 0, or 0.1 with --early-stopping)")
-    p.add_argument("--early-stopping", action="store_true", help="stop when val_loss stops improving")
-    p.add_argument("--patience", type=_positive_int, metavar="N", help="epochs without improvement to wait")
+    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop when val_loss stops improving (with --resume: as the checkpoint's run)")
+    p.add_argument("--patience", type=_positive_int, metavar="N",
+                   help="epochs without improvement to wait (default 10; with --resume: the checkpoint's)")
     p.add_argument("--weight-decay", type=_nonneg_float, metavar="L2", help="L2 penalty")
     p.add_argument("--init", default="he", metavar="NAME", help="weight initialiser (default he)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")

@@ -812,12 +812,18 @@ def _check_state(state, net, path) -> None:
             raise _bad(path, "training state: early_stopping must be an object with best, best_epoch, "
                              "wait, stopped_epoch and best_params")
         best = es.get("best_params")
-        if best is not None and (not isinstance(best, np.ndarray) or best.shape != (net.n_params,)):
-            raise _bad(path, f"training state: early_stopping best_params must have shape ({net.n_params},)")
-        for key in ("best", "best_epoch", "wait", "stopped_epoch"):
+        if best is not None and (not isinstance(best, np.ndarray) or best.shape != (net.n_params,)
+                                 or best.dtype.kind != "f"):
+            raise _bad(path, f"training state: early_stopping best_params must be ({net.n_params},) floats")
+        value = es.get("best")
+        if value is not None and (isinstance(value, (bool, np.bool_))
+                                  or not isinstance(value, (int, float, np.integer, np.floating))):
+            raise _bad(path, "training state: early_stopping best must be a number")
+        for key, least in (("best_epoch", 1), ("wait", 0), ("stopped_epoch", 1)):   # counts, as fit keeps
             value = es.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise _bad(path, f"training state: early_stopping {key} must be a number")
+            if value is not None and (isinstance(value, (bool, np.bool_))
+                                      or not isinstance(value, (int, np.integer)) or value < least):
+                raise _bad(path, f"training state: early_stopping {key} must be a whole number >= {least}")
 
 
 def _load_into_new(cls, state):
