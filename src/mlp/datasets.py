@@ -88,8 +88,19 @@ def _class_sizes(n: int, n_classes: int) -> list[int]:
     return [q + (c < r) for c in range(n_classes)]
 
 
-def _finish(parts: list[np.ndarray], noise: float, rng: np.random.Generator):
-    """Stack per-class point sets, label them 0..k-1, add noise and shuffle the rows."""
+def _labelled_points(n, noise, seed, points, n_classes=2):
+    """Validate, lay out the noiseless points of each class, label them, add noise, shuffle.
+
+    ``points(c, m)`` gives the ``(m, 2)`` points of class ``c``, for the class
+    sizes of :func:`_class_sizes`. The classes are stacked in order and labelled
+    0..k-1; then Gaussian noise of standard deviation ``noise`` is drawn for
+    every coordinate and the rows are permuted, both from ``seed``.
+    """
+    n_classes = _check_int(n_classes, "n_classes", 2)
+    n = _check_int(n, "n", n_classes)
+    noise = _check_noise(noise)
+    rng = _rng(seed)
+    parts = [points(c, m) for c, m in enumerate(_class_sizes(n, n_classes))]
     X = np.concatenate(parts, axis=0).astype(np.float64, copy=False)
     y = np.concatenate([np.full(len(p), c, dtype=np.int64) for c, p in enumerate(parts)])
     X = X + rng.normal(scale=noise, size=X.shape)
@@ -179,17 +190,15 @@ def circles(n: int = 200, noise: float = 0.1, factor: float = 0.5,
     y : ndarray of shape (n,), int64
         Class labels, 0 (outer) or 1 (inner).
     """
-    n = _check_int(n, "n", 2)
-    noise = _check_noise(noise)
     factor = float(factor)
     if not 0 <= factor < 1:
         raise ValueError(f"factor must be in [0, 1), got {factor}")
-    rng = _rng(seed)
-    parts = []
-    for radius, m in zip((1.0, factor), _class_sizes(n, 2), strict=True):
+
+    def circle(c, m):
         t = np.linspace(0.0, 2 * np.pi, m, endpoint=False)
-        parts.append(radius * np.column_stack([np.cos(t), np.sin(t)]))
-    return _finish(parts, noise, rng)
+        return (1.0, factor)[c] * np.column_stack([np.cos(t), np.sin(t)])
+
+    return _labelled_points(n, noise, seed, circle)
 
 
 def moons(n: int = 200, noise: float = 0.1,
@@ -216,15 +225,13 @@ def moons(n: int = 200, noise: float = 0.1,
     y : ndarray of shape (n,), int64
         Class labels, 0 (upper moon) or 1 (lower moon).
     """
-    n = _check_int(n, "n", 2)
-    noise = _check_noise(noise)
-    rng = _rng(seed)
-    m0, m1 = _class_sizes(n, 2)
-    t0 = np.linspace(0.0, np.pi, m0)
-    t1 = np.linspace(0.0, np.pi, m1)
-    parts = [np.column_stack([np.cos(t0), np.sin(t0)]),
-             np.column_stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)])]
-    return _finish(parts, noise, rng)
+    def half_circle(c, m):
+        t = np.linspace(0.0, np.pi, m)
+        if c == 0:
+            return np.column_stack([np.cos(t), np.sin(t)])
+        return np.column_stack([1.0 - np.cos(t), 0.5 - np.sin(t)])
+
+    return _labelled_points(n, noise, seed, half_circle)
 
 
 SPIRAL_TURNS = 1.75
@@ -264,16 +271,12 @@ def spirals(n: int = 200, noise: float = 0.1, n_classes: int = 2,
     y : ndarray of shape (n,), int64
         Class labels ``0 .. n_classes - 1``.
     """
-    n_classes = _check_int(n_classes, "n_classes", 2)
-    n = _check_int(n, "n", n_classes)
-    noise = _check_noise(noise)
-    rng = _rng(seed)
-    parts = []
-    for c, m in enumerate(_class_sizes(n, n_classes)):
+    def arm(c, m):
         s = np.arange(1, m + 1) / m
         t = 2 * np.pi * (SPIRAL_TURNS * s + c / n_classes)
-        parts.append((SPIRAL_RADIUS * s)[:, None] * np.column_stack([np.cos(t), np.sin(t)]))
-    return _finish(parts, noise, rng)
+        return (SPIRAL_RADIUS * s)[:, None] * np.column_stack([np.cos(t), np.sin(t)])
+
+    return _labelled_points(n, noise, seed, arm, n_classes)
 
 
 def gaussians(n: int = 200, noise: float = 0.5, n_classes: int = 2,
@@ -303,16 +306,12 @@ def gaussians(n: int = 200, noise: float = 0.5, n_classes: int = 2,
     y : ndarray of shape (n,), int64
         Class labels ``0 .. n_classes - 1``.
     """
-    n_classes = _check_int(n_classes, "n_classes", 2)
-    n = _check_int(n, "n", n_classes)
-    noise = _check_noise(noise)
-    rng = _rng(seed)
-    parts = []
-    for c, m in enumerate(_class_sizes(n, n_classes)):
+    def blob_centre(c, m):
         a = np.pi / 4 + 2 * np.pi * c / n_classes
         centre = np.sqrt(2.0) * np.array([np.cos(a), np.sin(a)])
-        parts.append(np.tile(centre, (m, 1)))
-    return _finish(parts, noise, rng)
+        return np.tile(centre, (m, 1))
+
+    return _labelled_points(n, noise, seed, blob_centre, n_classes)
 
 
 # --------------------------------------------------------------------------- images
