@@ -94,8 +94,12 @@ def _labels(y, n) -> np.ndarray | None:
     return None
 
 
-def _grid(X, padding, resolution):
-    lo, hi = X.min(axis=0) - padding, X.max(axis=0) + padding
+def _grid(lo, hi, resolution):
+    """The rectangle [lo₁, hi₁] × [lo₂, hi₂] sampled at ``resolution`` points per axis.
+
+    Returns the meshes G1, G2 of shape (resolution, resolution), the same points as
+    rows of shape (resolution², 2), and the imshow extent (lo₁, hi₁, lo₂, hi₂).
+    """
     g1, g2 = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
     G1, G2 = np.meshgrid(g1, g2)
     return G1, G2, np.column_stack([G1.ravel(), G2.ravel()]), (lo[0], hi[0], lo[1], hi[1])
@@ -118,6 +122,25 @@ def _class_image(out: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
         tints = np.array([_tint(_class_color(c)) for c in range(k)])
         rgb = tints[classes] * w + (1 - w)
     return rgb.reshape(*shape, 3), classes.reshape(shape)
+
+
+def _draw_classes(ax, out, G1, G2, extent, linestyles=None):
+    """Colour the grid by the predicted class and draw the boundary between classes.
+
+    ``out`` holds the network's outputs at the grid points, shape (resolution², n_out):
+    one output is class 1 where ŷ > 0.5 (boundary ŷ = 0.5, drawn if ŷ crosses it),
+    several are argmax classes (boundaries between them, drawn if there are two or more).
+    """
+    rgb, classes = _class_image(out, G1.shape)
+    ax.imshow(rgb, origin="lower", extent=extent, aspect="auto", interpolation="bilinear")
+    n_out = out.shape[1]
+    if n_out == 1:
+        if out.min() < 0.5 < out.max():
+            ax.contour(G1, G2, out[:, 0].reshape(G1.shape), levels=[0.5], colors="black",
+                       linewidths=1.5, linestyles=linestyles)
+    elif len(np.unique(classes)) > 1:
+        ax.contour(G1, G2, classes, levels=np.arange(n_out) + 0.5, colors="black",
+                   linewidths=1.2, linestyles=linestyles)
 
 
 def _scatter_classes(ax, X2, labels, size=70, zorder=3):
@@ -174,7 +197,7 @@ def decision_boundary(net, X, y=None, *, ax=None, resolution: int = 200, padding
         regression = labels is None and net.layers[-1].activation.name not in ("sigmoid", "softmax")
         regression = regression and net.n_out == 1 and y is not None
     fig, ax = _figure(ax)
-    G1, G2, grid, extent = _grid(X2, padding, resolution)
+    G1, G2, grid, extent = _grid(X2.min(axis=0) - padding, X2.max(axis=0) + padding, resolution)
     out = np.asarray(net(grid), dtype=np.float64)
     if regression:
         if net.n_out != 1:
@@ -188,15 +211,7 @@ def decision_boundary(net, X, y=None, *, ax=None, resolution: int = 200, padding
             ax.scatter(X2[:, 0], X2[:, 1], c=np.ravel(y), cmap="viridis", norm=norm, s=50,
                        edgecolors="black", linewidths=0.8, zorder=3)
     else:
-        rgb, classes = _class_image(out, G1.shape)
-        ax.imshow(rgb, origin="lower", extent=extent, aspect="auto", interpolation="bilinear")
-        if net.n_out == 1:
-            if out.min() < 0.5 < out.max():
-                ax.contour(G1, G2, out[:, 0].reshape(G1.shape), levels=[0.5], colors="black",
-                           linewidths=1.5)
-        elif len(np.unique(classes)) > 1:
-            ax.contour(G1, G2, classes, levels=np.arange(net.n_out) + 0.5, colors="black",
-                       linewidths=1.2)
+        _draw_classes(ax, out, G1, G2, extent)
         if labels is not None:
             _scatter_classes(ax, X2, labels)
         elif y is None:
@@ -280,20 +295,10 @@ def hidden_space(net, X, y=None, layer: int = 1, *, ax=None, annotate: bool | No
     pad = np.maximum(0.25 * np.maximum(span, 1e-9), 0.5)
     lo, hi = P.min(axis=0) - pad, P.max(axis=0) + pad
     if width == 2:
-        g1, g2 = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
-        G1, G2 = np.meshgrid(g1, g2)
-        out = np.column_stack([G1.ravel(), G2.ravel()])
+        G1, G2, out, extent = _grid(lo, hi, resolution)
         for dense in net.layers[layer:]:            # the rest of the network, on the hidden plane
             out = np.asarray(dense(out), dtype=np.float64)
-        rgb, classes = _class_image(out, G1.shape)
-        ax.imshow(rgb, origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]), aspect="auto",
-                  interpolation="bilinear")
-        if net.n_out == 1 and out.min() < 0.5 < out.max():
-            ax.contour(G1, G2, out[:, 0].reshape(G1.shape), levels=[0.5], colors="black",
-                       linewidths=1.5, linestyles="--")
-        elif net.n_out > 1 and len(np.unique(classes)) > 1:
-            ax.contour(G1, G2, classes, levels=np.arange(net.n_out) + 0.5, colors="black",
-                       linewidths=1.2, linestyles="--")
+        _draw_classes(ax, out, G1, G2, extent, linestyles="--")
     if labels is not None:
         _scatter_classes(ax, P, labels, size=90)
     else:
@@ -488,9 +493,7 @@ def network_diagram(net, *, ax=None, maps: bool | None = None, resolution: int =
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
     half = 0.32
     if maps:
-        g = np.linspace(extent[0], extent[1], resolution), np.linspace(extent[2], extent[3], resolution)
-        G1, G2 = np.meshgrid(*g)
-        h = np.column_stack([G1.ravel(), G2.ravel()])
+        G1, G2, h, _ = _grid((extent[0], extent[2]), (extent[1], extent[3]), resolution)
         values = [h]
         for dense in net.layers:
             h = np.asarray(dense(h), dtype=np.float64)
@@ -562,7 +565,7 @@ def training_animation(net, X, y, snapshots, *, path=None, fps: int = 8, resolut
     work = net.copy(dtype=np.float64)
     fig, ax = _figure()
     X2 = _as_2d(X)
-    G1, G2, grid, _ = _grid(X2, 0.5, resolution)
+    G1, G2, grid, _ = _grid(X2.min(axis=0) - 0.5, X2.max(axis=0) + 0.5, resolution)
 
     def label(i):
         loss = f", loss {losses[i]:.4g}" if losses is not None else ""
