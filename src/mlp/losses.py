@@ -27,11 +27,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Registry
-from .activations import Activation, Sigmoid, Softmax
+from .activations import SIGMOID, Activation, Sigmoid, Softmax, Softplus
 
 LOSSES = Registry("loss")
 
 _REDUCTIONS = ("half_sum", "sum", "mean")
+_SOFTPLUS = Softplus()
 
 
 def _weighted(per_example: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
@@ -156,7 +157,8 @@ class BinaryCrossEntropy(Loss):
 
     Defined on a sigmoid output layer only. ``reduction`` ``"mean"`` averages
     over all n × n_out entries (as ``torch.nn.BCEWithLogitsLoss``), ``"sum"``
-    adds them. Computed from the logits as softplus(z) − y z, and the output
+    adds them. Computed from the logits as softplus(z) − y z (with the Softplus and
+    Sigmoid activations, so p is exactly what a sigmoid output layer gives), and the output
     gradient is fused: ∂loss/∂z = (p − y) / (n · n_out) for ``"mean"``.
     """
 
@@ -179,11 +181,8 @@ class BinaryCrossEntropy(Loss):
     def value_and_delta(self, z, y, sample_weight=None):
         """Loss and ∂loss/∂z from the logits ``z``, computed fused."""
         y = y.astype(z.dtype, copy=False)
-        softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
-        per_entry = _weighted(softplus - y * z, sample_weight)
-        e = np.exp(-np.abs(z))
-        p = np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
-        delta = _weighted(p - y, sample_weight)
+        per_entry = _weighted(_SOFTPLUS(z) - y * z, sample_weight)
+        delta = _weighted(SIGMOID(z) - y, sample_weight)      # p − y
         n = z.size if self.reduction == "mean" else 1
         return float(per_entry.sum() / n), delta / n
 
