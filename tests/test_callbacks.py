@@ -246,3 +246,18 @@ def test_early_stopping_state_dict_round_trip():
     history.loss.append(0.41)                        # the third epoch without improvement: stop
     history.epochs.append(5)
     assert other.on_epoch_end(5, history) is True and other.stopped_epoch == 5
+
+
+def test_a_fit_without_early_stopping_ends_the_watch():
+    # stopped early, then trained on without the watch, then with it again: a fresh watch
+    net = _es_net()
+    h = _es_fit(net, 60, seed=0)
+    assert h.stop_reason == "early_stopping"
+    X, y, _, _ = _es_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)
+        net.fit(X, y, loss="cross_entropy", optimizer="sgd", lr=0.5, batch_size=16, epochs=2, progress=False)
+    assert net.train_state.early_stopping is None
+    h = _es_fit(net, 3)
+    assert net.train_state.early_stopping["stopped_epoch"] is None
+    assert net.train_state.early_stopping["best_epoch"] > len(h) - 3

@@ -546,7 +546,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
         state.resume_params = state.restored_params = None
     net.train_state, net.history = state, state.history
     history = state.history
-    previous_stop, history.stop_reason = history.stop_reason, None
+    history.stop_reason = None
 
     care = ReluCare(net, opt, state, n_batches) if relu_care and relu_layers(net) else None
     es = None
@@ -559,7 +559,9 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     for cb in callbacks:
         cb.set_network(net)
         cb.on_train_begin(history)
-    if es is not None and state.early_stopping is not None and previous_stop != "early_stopping":
+    if es is None:
+        state.early_stopping = None                 # a fit without the watch ends it
+    elif state.early_stopping is not None and state.early_stopping.get("stopped_epoch") is None:
         es.load_state_dict(state.early_stopping)    # a continued run keeps watching where it was
 
     params, grads = net.params, net.grads
