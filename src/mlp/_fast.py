@@ -180,10 +180,9 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=T
     for i, layer in enumerate(layers):
         layer.x = hT.T
         zT = ws.zT[i]
-        if (blas is not None and layer.n_out * layer.n_in * n >= BLAS_MIN_MACS
-                and (hT.flags.c_contiguous or hT.T.flags.c_contiguous)):
+        if _blas_pays(blas, layer, n, hT):
             np.copyto(zT, layer._b[:, None])
-            _accumulate(blas, zT, layer._W, hT.T, transpose=True)
+            _accumulate(blas, zT, layer._W, hT)
         else:
             np.matmul(layer._W, hT, out=zT)
             zT += layer._b[:, None]
@@ -225,8 +224,7 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=T
         layer = layers[i]
         layer.delta = deltaT.T
         x = layer.x
-        direct = (gemm is not None and layer.n_out * layer.n_in * n >= BLAS_MIN_MACS
-                  and deltaT.flags.c_contiguous and (x.flags.c_contiguous or x.T.flags.c_contiguous))
+        direct = deltaT.flags.c_contiguous and _blas_pays(gemm, layer, n, x)
         if not direct:
             np.matmul(deltaT, x, out=layer._dW)
         np.matmul(deltaT, ws.ones, out=layer._db)
@@ -288,13 +286,18 @@ def _load_gemms() -> dict:
     return {}
 
 
-def _accumulate(gemm, C, A, B, transpose=False) -> None:
-    """C ← C + A B in one BLAS call (``transpose``: C ← C + A Bᵀ). C (m, k) and A (m, n)
-    C-contiguous; B (n, k) — or (k, n) with ``transpose`` — C- or F-contiguous."""
+def _blas_pays(gemm, layer, n, B) -> bool:
+    """Whether the layer's product with a batch of ``n`` goes through ``_accumulate``: BLAS is at
+    hand, the product is large enough (``BLAS_MIN_MACS``) and ``B`` is C- or F-contiguous."""
+    return (gemm is not None and layer.n_out * layer.n_in * n >= BLAS_MIN_MACS
+            and (B.flags.c_contiguous or B.flags.f_contiguous))
+
+
+def _accumulate(gemm, C, A, B) -> None:
+    """C ← C + A B in one BLAS call. C (m, k) and A (m, n) C-contiguous; B (n, k) C- or
+    F-contiguous."""
     m, k = C.shape
     n = A.shape[1]
-    if transpose:
-        B = B.T
     if B.flags.c_contiguous:
         trans, ldb = _NO_TRANS, k
     else:
