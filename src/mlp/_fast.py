@@ -474,26 +474,26 @@ def _predict_python(net, plan, h):
 def _predict_numpy(plan, x):
     """The forward pass for one example with matrix–vector products, nothing cached;
     ``None`` for a non-finite input."""
-    (W, b, kind, act), *rest = plan.layers
-    z = W @ x.astype(plan.dtype, copy=False)
-    z += b
-    # A NaN or ±inf anywhere in x makes every z_j = Σ_k w_jk x_k + b_j NaN or ±inf (inf·0 is
-    # NaN), so z_1 finite proves x finite. z_1 not finite: x is not, or the sum overflowed —
-    # the plain path decides which.
-    if not math.isfinite(z[0]):
-        return None
-    while True:
+    h = x if x.dtype is plan.dtype else x.astype(plan.dtype)
+    checked = False
+    for W, b, kind, act in plan.layers:
+        z = W @ h
+        z += b
+        # A NaN or ±inf anywhere in x makes every z_j = Σ_k w_jk x_k + b_j NaN or ±inf (inf·0
+        # is NaN), so z_1 finite proves x finite. z_1 not finite: x is not, or the sum
+        # overflowed — the plain path decides which.
+        if not checked:
+            if not math.isfinite(z[0]):
+                return None
+            checked = True
         if kind is _RELU:
             np.maximum(z, 0, out=z)
         elif kind is _SOFTMAX:        # a few Python floats beat five tiny ufuncs
             z = np.array(_py_softmax(z.tolist()), z.dtype)
         elif kind is not _IDENTITY:
             z = act(z)
-        if not rest:
-            return z
-        (W, b, kind, act), *rest = rest
-        z = W @ z
-        z += b
+        h = z
+    return h
 
 
 # -- the data set ----------------------------------------------------------------------------
