@@ -268,3 +268,18 @@ def test_no_pyplot_state_is_touched():
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt
         assert plt.get_fignums() == []
+
+
+def test_training_animation_keeps_class_boundaries_on_a_softmax_net(tmp_path):
+    # every frame of a 3-class network redraws the lines between its argmax classes
+    pytest.importorskip("PIL.Image")
+    from matplotlib.contour import ContourSet
+    X3, y3 = mlp.datasets.gaussians(n=90, n_classes=3, seed=0)
+    net = mlp.Network.from_sizes([2, 8, 3], hidden="relu", output="softmax", seed=0)
+    start = net.params.copy()
+    net.fit(X3, y3, epochs=60, lr=0.05, seed=0)
+    fig = plots.training_animation(net, X3, y3, [start, net.params.copy()], path=tmp_path / "a.gif",
+                                   resolution=30)
+    lines = [c for c in fig.axes[0].collections if isinstance(c, ContourSet)]
+    assert len(lines) == 1                                     # the last frame's, the first's removed
+    np.testing.assert_allclose(lines[0].levels, [0.5, 1.5, 2.5])

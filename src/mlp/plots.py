@@ -133,6 +133,11 @@ def _draw_classes(ax, out, G1, G2, extent, linestyles=None):
     """
     rgb, classes = _class_image(out, G1.shape)
     ax.imshow(rgb, origin="lower", extent=extent, aspect="auto", interpolation="bilinear")
+    _draw_boundary(ax, out, classes, G1, G2, linestyles)
+
+
+def _draw_boundary(ax, out, classes, G1, G2, linestyles=None):
+    """The black boundary line of ``_draw_classes`` (``classes``: the class map it drew)."""
     n_out = out.shape[1]
     if n_out == 1:
         if out.min() < 0.5 < out.max():
@@ -581,11 +586,11 @@ def training_animation(net, X, y, snapshots, *, path=None, fps: int = 8, resolut
         # Only the background image, the boundary line and the title change between frames.
         work.params = frames[i][1]
         out = np.asarray(work(grid), dtype=np.float64)
-        image.set_data(_class_image(out, G1.shape)[0])
+        rgb, classes = _class_image(out, G1.shape)
+        image.set_data(rgb)
         for artist in [c for c in ax.collections if isinstance(c, ContourSet)]:
             artist.remove()
-        if out.shape[1] == 1 and out.min() < 0.5 < out.max():
-            ax.contour(G1, G2, out[:, 0].reshape(G1.shape), levels=[0.5], colors="black", linewidths=1.5)
+        _draw_boundary(ax, out, classes, G1, G2)
         ax.set_title(label(i))
         return []
 
