@@ -364,8 +364,25 @@ def _predict_contestants(net, model, est, x) -> dict:
         with torch.no_grad():
             return model(xt)
 
+    # The floor for an array library: the same layers as bare NumPy calls on ready float32
+    # arrays (W h, + b, ReLU; the softmax of the output), no validation, no Python dispatch.
+    layers = [(layer.W, layer.b, type(layer.activation).__name__) for layer in net.layers]
+
+    def numpy_chain():
+        h = x
+        for W, b, act in layers:
+            h = W @ h
+            h += b
+            if act == "ReLU":
+                np.maximum(h, 0, out=h)
+            elif act == "Softmax":
+                h -= h.max()
+                np.exp(h, out=h)
+                h /= h.sum()
+        return h
+
     return {"mlp net(x)": lambda: net(x), "mlp predict(x)": lambda: net.predict(x),
-            "torch": torch_call, "sklearn": lambda: est.predict(x2d)}
+            "torch": torch_call, "sklearn": lambda: est.predict(x2d), "bare NumPy": numpy_chain}
 
 
 def bench_predict(calls, reps, log) -> dict:
@@ -515,14 +532,20 @@ def report(info, train, anatomy, gemm, predict, memory, imports, args) -> str:
     if predict:
         lines += ["", "### Single-example predict latency (µs per call)", "",
                   "| network | mlp `net(x)` | mlp `predict(x)` | PyTorch no_grad | scikit-learn | "
-                  "PyTorch / mlp |", "|---|---:|---:|---:|---:|---:|"]
+                  "PyTorch / mlp | bare NumPy layers | PyTorch / bare NumPy |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name, e in predict.items():
             lines.append(f"| {name} | {e['mlp net(x)']:.2f} | {e['mlp predict(x)']:.2f} | {e['torch']:.2f} | "
-                         f"{e['sklearn']:.2f} | {e['torch'] / e['mlp net(x)']:.1f}× |")
+                         f"{e['sklearn']:.2f} | {e['torch'] / e['mlp net(x)']:.1f}× | "
+                         f"{e['bare NumPy']:.2f} | {e['torch'] / e['bare NumPy']:.1f}× |")
         lines += ["", "mlp validates the example (width, real numbers, finite) on every call; PyTorch "
                       "is handed a ready tensor. Both compute the same network: for 784-256-128-10 the "
                       "softmax probabilities (PyTorch: the Linear/ReLU stack followed by `nn.Softmax`); "
-                      "scikit-learn's `predict` returns the class."]
+                      "scikit-learn's `predict` returns the class. \"Bare NumPy layers\" is the floor "
+                      "for an array library: the same layers as NumPy calls on ready float32 arrays "
+                      "(`W @ h`, `+= b`, ReLU, softmax), with no validation and no dispatch; mlp "
+                      "does what it does plus the checks. (mlp's 2-2-1 net runs in Python floats, "
+                      "below that floor.)"]
     if memory:
         lines += ["", "### Peak memory of a training run (fresh process each, MiB)", "",
                   "| framework | RSS before training (imports + data) | peak RSS while training | "
