@@ -71,6 +71,18 @@ _SUPPORTED = (_act.Identity, _act.ReLU, _act.LeakyReLU, _act.Sigmoid, _act.Tanh,
               _act.Softmax)
 
 
+def _check_folder(path: str) -> None:
+    """Raise ``FileNotFoundError`` naming the folder of ``path`` when it does not exist.
+
+    Checked before writing ``path`` through a temporary file beside it, so that the error
+    names the folder the caller gave, not the temporary file (as ``mlp.save`` does).
+    """
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(2, "the folder does not exist" if not os.path.exists(folder)
+                                else "the parent is not a folder", folder)
+
+
 def _check_network(net) -> None:
     if not isinstance(net, Network):
         raise TypeError(f"expected an mlp.Network, got {type(net).__name__}")
@@ -363,6 +375,7 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     onnx.checker.check_model(model, full_check=True)
     if path is not None:
         path = os.fspath(path)
+        _check_folder(path)
         tmp = f"{path}.tmp{os.getpid()}"
         try:
             onnx.save(model, tmp)
@@ -549,6 +562,7 @@ def export(model, out, format: str = "onnx") -> Network:
         torch = _require("torch", "torch")
         module = to_torch(exported)
         out = os.fspath(out)
+        _check_folder(out)
         tmp = f"{out}.tmp{os.getpid()}"
         try:
             torch.save(module, tmp)

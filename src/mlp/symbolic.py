@@ -351,6 +351,9 @@ def piecewise(expr):
     Piecewise((0, b1 + w1*x1 + w2*x2 <= 0), (w5*x1, b1 + w1*x1 + w2*x2 > 0))
     """
     sp = _sympy()
+    if not isinstance(expr, (sp.Basic, sp.MatrixBase)):
+        raise TypeError(f"piecewise takes a SymPy expression from mlp.symbolic, e.g. "
+                        f"derivative(net, 'w1'); got {type(expr).__name__}")
     NamedActivation, NamedDerivative = _bases()
     out = expr.replace(lambda e: isinstance(e, (NamedActivation, NamedDerivative))
                        and e.kind in ("relu", "leaky_relu"), lambda e: e.cases())
