@@ -538,6 +538,13 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     else:
         sched = None if schedule is None else _schedules.get(schedule, epochs)
     state.optimizer, state.schedule, state.loss = opt, sched, loss_fn
+    if (isinstance(sched, _schedules.Cosine) and epochs > 0 and state.epoch >= sched.T_max
+            and sched.eta_min == 0 and state.lr0 > 0):      # e.g. fit(schedule="cosine") again
+        warnings.warn(f"the cosine schedule ended at epoch {sched.T_max} (schedule=\"cosine\" "
+                      f"lasts the epochs of the fit that set it): this fit trains at lr 0 and will "
+                      f"not change the parameters; pass schedule=mlp.schedules.Cosine("
+                      f"{state.epoch + epochs}) to anneal over the whole run", TrainingWarning,
+                      stacklevel=3)
     state.rng = rng = _rng_for(net, seed, state)
     if state.resume_params is not None:   # the last fit put its best parameters back: continue
         restored = state.restored_params if state.restored_params is not None else state.best_params
