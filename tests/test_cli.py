@@ -229,6 +229,11 @@ def test_regression_npz_workflow(tmp_path):
     pred = np.array([float(r[0]) for r in rows])
     assert 1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2) == pytest.approx(result["r2"], abs=1e-6)
     assert_clean_error(run("predict", "lin.safetensors", "lin.npz", "--proba", cwd=tmp_path), "classifier")
+    # the text report names the training loss's reduction: ½ Σ (ŷ − y)² is n/2 times the MSE beside it
+    text = ok(run("evaluate", "lin.safetensors", "lin.npz", cwd=tmp_path)).stdout
+    loss = float(re.search(r"loss \(mse, ½ Σ over examples and outputs\): (\S+)", text).group(1))
+    mse = float(re.search(r"MSE: (\S+)", text).group(1))
+    assert loss == pytest.approx(200 / 2 * mse, rel=1e-4)
 
 
 def test_no_scale_and_explicit_head(tmp_path):
@@ -248,8 +253,9 @@ def test_resume_is_bit_identical(tmp_path):
     ok(run(*common, "--epochs", "6", "--out", "straight.safetensors", cwd=tmp_path))
     ok(run(*common, "--epochs", "3", "--checkpoint", "half.ckpt.safetensors", "--out", "half.safetensors",
            cwd=tmp_path))
-    ok(run(*common, "--epochs", "6", "--resume", "half.ckpt.safetensors", "--out", "resumed.safetensors",
-           cwd=tmp_path))
+    resumed_run = ok(run(*common, "--epochs", "6", "--resume", "half.ckpt.safetensors", "--out",
+                         "resumed.safetensors", cwd=tmp_path))
+    assert "for epochs 4–6 (resumed) in" in resumed_run.stdout     # its seconds cover these only
     straight = mlp.load(tmp_path / "straight.safetensors")
     half = mlp.load(tmp_path / "half.safetensors")
     resumed = mlp.load(tmp_path / "resumed.safetensors")

@@ -522,7 +522,10 @@ def _train(args) -> int:
     if not args.quiet:
         parts = [f"{k} {_fmt(v)}" for k, v in final.items()]
         extra = f" (checkpoint {checkpoint})" if args.checkpoint else ""
-        _out(f"trained {'-'.join(map(str, net.sizes))} on {data.source} for {done} epochs in "
+        # seconds: this command's training; a resumed run says which epochs it added
+        run = (f"epochs {completed + 1}–{done} (resumed)" if completed and done > completed
+               else f"{done} epochs")
+        _out(f"trained {'-'.join(map(str, net.sizes))} on {data.source} for {run} in "
              f"{seconds:.1f} s: {', '.join(parts) or 'done'} → {out}{extra}")
     return 0
 
@@ -649,7 +652,9 @@ def _evaluate(args) -> int:
         _out(json.dumps(result))
         return 0
     _out(f"{args.data}: {data.n_examples} examples")
-    _out(f"loss ({loss_name}): {result['loss']:.6g}")
+    # the training loss as fit computes it: for mse the lecture's ½ Σ (ŷ − y)², not the MSE below
+    reduction = get_loss(loss_name).reduction
+    _out(f"loss ({loss_name}, {_REDUCTION_WORDS.get(reduction, reduction)}): {result['loss']:.6g}")
     if "accuracy" in result:
         _out(f"accuracy: {result['accuracy']:.4f}")
         _out("confusion matrix (rows: true class, columns: predicted):")
@@ -657,6 +662,10 @@ def _evaluate(args) -> int:
     else:
         _out(f"R²: {_fmt(result['r2'])}   MSE: {result['mse']:.6g}   MAE: {result['mae']:.6g}")
     return 0
+
+
+_REDUCTION_WORDS = {"half_sum": "½ Σ over examples and outputs", "sum": "Σ over examples and outputs",
+                    "mean": "mean"}
 
 
 # --------------------------------------------------------------------------- export
