@@ -133,16 +133,16 @@ def test_fit_warns_when_a_kept_cosine_has_run_out():
     X, y = mlp.datasets.xor()
     net = mlp.Network.from_sizes([2, 3, 1], hidden="tanh", seed=0, dtype=np.float64)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", mlp.training.TrainingWarning)
+        warnings.simplefilter("error", mlp.TrainingWarning)
         warnings.filterwarnings("ignore", message="loss still falling")
         net.fit(X, y, optimizer="sgd", lr=0.2, epochs=5, schedule="cosine")
     before = net.params.copy()
-    with pytest.warns(mlp.training.TrainingWarning, match=r"ended at epoch 5 .*Cosine\(8\)"):
+    with pytest.warns(mlp.TrainingWarning, match=r"ended at epoch 5 .*Cosine\(8\)"):
         h = net.fit(X, y, optimizer="sgd", lr=None, epochs=3, schedule="cosine")
     assert h.lr[-3:] == [0.0, 0.0, 0.0]
     np.testing.assert_array_equal(net.params, before)
     with warnings.catch_warnings():                 # the remedy it names trains on, unwarned
-        warnings.simplefilter("error", mlp.training.TrainingWarning)
+        warnings.simplefilter("error", mlp.TrainingWarning)
         warnings.filterwarnings("ignore", message="loss still falling")
         h = net.fit(X, y, optimizer="sgd", epochs=3, schedule=Cosine(11))
     assert all(lr > 0 for lr in h.lr[-3:])

@@ -28,7 +28,7 @@ from .io import load, load_checkpoint, save
 from .layers import Dense
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from .network import LayerTrace, Network, ParamTrace, Trace
-from .training import History, TrainingDiverged
+from .training import History, TrainingDiverged, TrainingWarning
 
 __version__ = "0.1.0"
 
@@ -38,4 +38,5 @@ __all__ = [
     "init", "linear_baseline", "losses", "__version__", "load", "load_checkpoint", "save",
     "ParamTrace", "check_activation", "check_layer", "diagnose", "plots", "symbolic",
     "fast_paths", "callbacks", "optimizers", "schedules", "training", "History", "TrainingDiverged",
+    "TrainingWarning",
 ]
