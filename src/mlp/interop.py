@@ -194,6 +194,10 @@ def _from_torch_activation(nn, module, where: str):
         if module.beta != 1:
             raise ValueError(f"{where}: Softplus(beta={module.beta}) is not supported, only beta=1 "
                              "(mlp's softplus is log(1 + e^z))")
+        if module.threshold < 20:
+            # torch returns z itself above the threshold: off from log(1 + e^z) by up to e^(−threshold)
+            raise ValueError(f"{where}: Softplus(threshold={module.threshold}) is not supported, only "
+                             "threshold ≥ 20 (mlp's softplus is log(1 + e^z) for every z)")
         return _act.Softplus()
     if isinstance(module, nn.Softmax):
         if module.dim not in (-1, 1):
@@ -203,14 +207,22 @@ def _from_torch_activation(nn, module, where: str):
     return None
 
 
+def _numpy(torch, tensor) -> np.ndarray:
+    """A NumPy copy of a CPU tensor; float16/bfloat16 (which NumPy lacks) widened exactly to float64."""
+    if tensor.dtype not in (torch.float32, torch.float64):
+        tensor = tensor.to(torch.float64)
+    return tensor.numpy().copy()
+
+
 def from_torch(module, *, dtype=None) -> Network:
     """Convert a ``torch.nn.Sequential`` of Linear layers and activations to a Network.
 
     Accepted modules: ``nn.Linear`` (with or without bias), ``nn.ReLU``,
-    ``nn.LeakyReLU``, ``nn.Sigmoid``, ``nn.Tanh``, ``nn.Softplus`` (beta=1),
+    ``nn.LeakyReLU``, ``nn.Sigmoid``, ``nn.Tanh``, ``nn.Softplus`` (beta=1, threshold ≥ 20),
     ``nn.Softmax(dim=-1)`` (last layer only), ``nn.Identity`` and ``nn.Dropout``
-    (both the identity at inference, so skipped); nested ``Sequential``
-    containers are flattened. Each Linear becomes a ``Dense`` with
+    (both the identity at inference, so skipped), ``nn.Flatten()`` before the
+    first Linear (skipped: the network takes flat rows (n, n_in)); nested
+    ``Sequential`` containers are flattened. Each Linear becomes a ``Dense`` with
     ``W = weight`` (n_out, n_in), ``b = bias`` (zeros when the Linear has none)
     and the activation that follows it (identity when another Linear follows).
 
@@ -244,21 +256,24 @@ def from_torch(module, *, dtype=None) -> Network:
         where = f"module {i} ({type(child).__name__})"
         if isinstance(child, (nn.Identity, nn.Dropout)):
             continue
+        if (isinstance(child, nn.Flatten) and pending is None and not specs
+                and (child.start_dim, child.end_dim) == (1, -1)):
+            continue        # before the first Linear: the rows (n, n_in) mlp takes are already flat
         if isinstance(child, nn.Linear):
             if pending is not None:
                 specs.append((*pending, _act.Identity()))
             W = child.weight.detach().cpu()
             if module_dtype is None:
                 module_dtype = W.dtype
-            b = None if child.bias is None else child.bias.detach().cpu().numpy().copy()
-            pending = (W.numpy().copy(), b)
+            b = None if child.bias is None else _numpy(torch, child.bias.detach().cpu())
+            pending = (_numpy(torch, W), b)
             continue
         activation = _from_torch_activation(nn, child, where)
         if activation is None:
             raise ValueError(
                 f"{where} is not supported by mlp: only Linear layers and the activations ReLU, "
-                "LeakyReLU, Sigmoid, Tanh, Softplus, Softmax(dim=-1) (plus Identity/Dropout, skipped) "
-                "can be converted")
+                "LeakyReLU, Sigmoid, Tanh, Softplus, Softmax(dim=-1) (plus Identity/Dropout, and "
+                "Flatten() before the first Linear, skipped) can be converted")
         if pending is None:
             raise ValueError(f"{where}: an activation must follow a Linear layer (found it "
                              f"{'first' if not specs else 'right after another activation'})")
@@ -390,6 +405,16 @@ _ONNX_ACTIVATIONS = {"Relu": _act.ReLU, "Sigmoid": _act.Sigmoid, "Tanh": _act.Ta
                      "Softplus": _act.Softplus}
 
 
+def _onnx_bias(b, n_out: int, where: str) -> np.ndarray:
+    """A bias that broadcasts to every row, (n_out,) or (1, n_out) or a scalar, as shape (n_out,)."""
+    b = np.asarray(b)
+    try:
+        return np.broadcast_to(b, (1, n_out)).reshape(n_out)
+    except ValueError:
+        raise ValueError(f"{where}: a bias of shape {list(b.shape)} does not broadcast to one row of "
+                         f"{n_out} outputs") from None
+
+
 def from_onnx(model, *, dtype=None) -> Network:
     """Read an ONNX model made of dense layers back into a Network.
 
@@ -436,6 +461,8 @@ def from_onnx(model, *, dtype=None) -> Network:
         if data_in != [current]:
             raise ValueError(f"{where} is not part of a single chain from the input "
                              f"(inputs {list(node.input)})")
+        if node.op_type in ("Gemm", "MatMul") and node.input[0] != current:
+            raise ValueError(f"{where}: the data must be the first operand (x Wᵀ), not the weights")
         if node.op_type == "Gemm":
             W = consts[node.input[1]].astype(np.float64)
             if attrs.get("transA", 0):
@@ -443,13 +470,13 @@ def from_onnx(model, *, dtype=None) -> Network:
             W = (W if attrs.get("transB", 0) else W.T) * attrs.get("alpha", 1.0)
             b = consts[node.input[2]] * attrs.get("beta", 1.0) if len(node.input) > 2 and node.input[2] \
                 else np.zeros(W.shape[0])
-            specs.append([W, np.broadcast_to(b, (W.shape[0],)), _act.Identity()])
+            specs.append([W, _onnx_bias(b, W.shape[0], where), _act.Identity()])
         elif node.op_type == "MatMul":
             W = consts[node.input[1]].T
             specs.append([W, np.zeros(W.shape[0]), _act.Identity()])
         elif node.op_type == "Add" and specs and isinstance(specs[-1][2], _act.Identity):
-            specs[-1][1] = specs[-1][1] + np.broadcast_to(
-                [consts[i] for i in node.input if i in consts][0], specs[-1][1].shape)
+            specs[-1][1] = specs[-1][1] + _onnx_bias(
+                [consts[i] for i in node.input if i in consts][0], specs[-1][1].shape[0], where)
         elif node.op_type == "Identity":
             pass
         elif node.op_type in _ONNX_ACTIVATIONS or node.op_type in ("LeakyRelu", "Softmax"):
