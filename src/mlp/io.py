@@ -86,6 +86,7 @@ def atomic_write(path, data: bytes) -> None:
     fsynced and then renamed over ``path`` (``os.replace``, atomic on POSIX and
     Windows). If anything fails — no permission, a full disk, a crash — the
     temporary file is removed and an earlier ``path`` is left exactly as it was.
+    A symbolic link is followed: the file it points to is replaced, the link kept.
 
     Parameters
     ----------
@@ -100,6 +101,9 @@ def atomic_write(path, data: bytes) -> None:
         If the folder cannot be written (the message names the file).
     """
     path = Path(path)
+    if path.is_symlink():
+        # replace the file the link points to, as an ordinary write does, not the link itself
+        path = Path(os.path.realpath(path))
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise IsADirectoryError(21, "is a folder, not a file", str(path))
