@@ -134,3 +134,35 @@ def test_save_through_a_symlink_updates_the_file_it_points_to(tmp_path):
     assert link.is_symlink()
     np.testing.assert_array_equal(mlp.load(real).params, newer.params)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.safetensors", "v1.safetensors"]
+
+
+# -- to_onnx --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("input_name, output_name", [
+    ("W1", "y_hat"),        # was a valid-looking model whose input replaced the first weights
+    ("x", "z1"), ("x", "h1"), ("b2", "y"),
+    ("x", "x"), ("", "y_hat"),
+])
+def test_to_onnx_refuses_names_that_clash(input_name, output_name):
+    pytest.importorskip("onnx")
+    net = mlp.Network.from_sizes([5, 5, 5], hidden="tanh", output="softmax", seed=0)
+    with pytest.raises(ValueError, match="name"):
+        interop.to_onnx(net, input_name=input_name, output_name=output_name)
+
+
+def test_to_onnx_metadata_must_be_a_dict():
+    pytest.importorskip("onnx")
+    net = mlp.Network.from_sizes([2, 1], seed=0)
+    with pytest.raises(TypeError, match="metadata"):
+        interop.to_onnx(net, metadata=[("classes", "[0, 1]")])
+
+
+def test_to_onnx_other_names_still_run():
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    net = mlp.Network.from_sizes([4, 5, 3], hidden="tanh", output="softmax", seed=0)
+    model = interop.to_onnx(net, input_name="features", output_name="probabilities")
+    session = ort.InferenceSession(model.SerializeToString())
+    X = _inputs(4)
+    np.testing.assert_allclose(session.run(["probabilities"], {"features": X})[0], net(X),
+                               rtol=1e-6, atol=1e-6)

@@ -325,7 +325,8 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     opset : int, default 17
         ONNX opset version of the default domain, 17 or later.
     input_name, output_name : str
-        Names of the graph's input and output.
+        Names of the graph's input and output: distinct, and not one of the graph's own
+        names (``W1``, ``b1``, ``z1``, ``h1``, … per layer).
     metadata : dict of str to str, optional
         Stored as the model's ``metadata_props`` (e.g. ``{"classes": '["cat", "dog"]'}``).
 
@@ -358,6 +359,17 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     if not DEFAULT_OPSET <= opset <= latest:
         raise ValueError(f"opset must be between {DEFAULT_OPSET} and {latest} "
                          f"(this onnx package's latest), got {opset}")
+    for what, name in (("input_name", input_name), ("output_name", output_name)):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what} must be a non-empty string, got {name!r}")
+    internal = {f"{p}{k}" for k in range(1, len(net.layers) + 1) for p in ("W", "b", "z", "h")}
+    clash = sorted({input_name, output_name} & internal)
+    if input_name == output_name or clash:
+        # a graph input named like a weight would take that weight's place in the Gemm
+        raise ValueError(f"input_name and output_name must differ from each other and from the graph's "
+                         f"own names W1, b1, z1, h1, …; got {input_name!r} and {output_name!r}")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict of str to str, got {type(metadata).__name__}")
     elem = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}[net.dtype]
     nodes, initializers = [], []
     h = input_name
