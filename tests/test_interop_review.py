@@ -166,3 +166,19 @@ def test_to_onnx_other_names_still_run():
     X = _inputs(4)
     np.testing.assert_allclose(session.run(["probabilities"], {"features": X})[0], net(X),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_from_onnx_skips_a_leading_flatten_as_pytorch_exports_it():
+    from onnx import helper
+
+    model = _onnx_dense([helper.make_node("Flatten", ["x"], ["f"], axis=1),
+                         helper.make_node("Gemm", ["f", "W", "b"], ["y"], transB=1)],
+                        {"W": W34, "b": B13[0]})
+    X = _inputs(4)
+    np.testing.assert_allclose(interop.from_onnx(model)(X), X.astype(np.float64) @ W34.T + B13[0],
+                               rtol=1e-6, atol=1e-6)
+    between = _onnx_dense([helper.make_node("Gemm", ["x", "W", "b"], ["g"], transB=1),
+                           helper.make_node("Flatten", ["g"], ["y"], axis=1)],
+                          {"W": W34, "b": B13[0]})
+    with pytest.raises(ValueError, match="Flatten"):
+        interop.from_onnx(between)
