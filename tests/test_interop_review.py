@@ -182,3 +182,20 @@ def test_from_onnx_skips_a_leading_flatten_as_pytorch_exports_it():
                           {"W": W34, "b": B13[0]})
     with pytest.raises(ValueError, match="Flatten"):
         interop.from_onnx(between)
+
+
+def test_from_onnx_skips_an_inference_dropout():
+    # the README says from_onnx skips Dropout, as from_torch does; ONNX Dropout is the identity at inference
+    from onnx import helper
+
+    def model(training_mode):
+        inits = {"W": W34, "b": B13[0], "ratio": np.array(0.5, np.float32),
+                 "train": np.array(training_mode)}
+        return _onnx_dense([helper.make_node("Gemm", ["x", "W", "b"], ["g"], transB=1),
+                            helper.make_node("Dropout", ["g", "ratio", "train"], ["y"])], inits)
+
+    X = _inputs(4)
+    np.testing.assert_allclose(interop.from_onnx(model(False))(X), X.astype(np.float64) @ W34.T + B13[0],
+                               rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="training mode"):
+        interop.from_onnx(model(True))

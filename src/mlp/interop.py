@@ -434,9 +434,9 @@ def from_onnx(model, *, dtype=None) -> Network:
     ``Gemm`` nodes (any ``transB``; ``alpha``/``beta`` are folded into W and b)
     or ``MatMul`` + ``Add`` pairs, each with constant weights (initializers),
     optionally followed by one of ``Relu``, ``LeakyRelu``, ``Sigmoid``,
-    ``Tanh``, ``Softplus``, ``Softmax`` (last axis); ``Identity`` nodes and a
-    ``Flatten(axis=1)`` before the first layer (as PyTorch exports ``nn.Flatten()``)
-    are skipped.
+    ``Tanh``, ``Softplus``, ``Softmax`` (last axis); ``Identity`` and
+    ``Dropout`` (inference mode) nodes and a ``Flatten(axis=1)`` before the first
+    layer (as PyTorch exports ``nn.Flatten()``) are skipped.
 
     Parameters
     ----------
@@ -493,6 +493,9 @@ def from_onnx(model, *, dtype=None) -> Network:
         elif node.op_type == "Identity" or (node.op_type == "Flatten" and not specs
                                             and attrs.get("axis", 1) == 1):
             pass        # a leading Flatten(axis=1): the rows (n, n_in) mlp takes are already flat
+        elif node.op_type == "Dropout":
+            if len(node.input) > 2 and node.input[2] and bool(np.asarray(consts[node.input[2]]).any()):
+                raise ValueError(f"{where}: a Dropout in training mode is not supported")
         elif node.op_type in _ONNX_ACTIVATIONS or node.op_type in ("LeakyRelu", "Softmax"):
             if not specs or not isinstance(specs[-1][2], _act.Identity):
                 raise ValueError(f"{where}: an activation must follow a Gemm/MatMul layer")
