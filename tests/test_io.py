@@ -577,3 +577,21 @@ def test_checkpoint_early_stopping_state_is_validated(tmp_path, tamper, words):
     write_safetensors(tmp_path / "bad.safetensors", tensors, meta)
     with pytest.raises(ValueError, match=words):
         mlp.load_checkpoint(tmp_path / "bad.safetensors")
+
+
+def test_copy_keeps_the_model_file_attributes(tmp_path):
+    # a converted copy saves (and exports) the same model: classes, scaler and metadata come along
+    X, y = mlp.datasets.gaussians(n=60, n_classes=3, seed=0)
+    net = mlp.Network.from_sizes([2, 4, 3], hidden="relu", output="softmax", seed=0)
+    mlp.save(net, tmp_path / "m.safetensors", classes=["a", "b", "c"],
+             scaler=StandardScaler(X.mean(0), X.std(0)), metadata={"note": "kept"})
+    loaded = mlp.load(tmp_path / "m.safetensors")
+    copy64 = loaded.copy(dtype=np.float64)
+    assert copy64.dtype == np.float64 and copy64.classes_ == ["a", "b", "c"]
+    assert copy64.metadata["note"] == "kept"
+    np.testing.assert_array_equal(copy64.scaler.mean, loaded.scaler.mean)
+    copy64.metadata["note"] = "changed"               # independent of the original
+    assert loaded.metadata["note"] == "kept"
+    mlp.save(copy64, tmp_path / "c.safetensors")
+    again = mlp.load(tmp_path / "c.safetensors")
+    assert again.classes_ == ["a", "b", "c"] and again.scaler is not None

@@ -13,6 +13,7 @@ net ``param_names()`` is ``['w1', …, 'w6', 'b1', 'b2', 'b3']`` with
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 
@@ -193,7 +194,12 @@ class Network:
         return sum(layer.n_out * layer.n_in for layer in self.layers)
 
     def copy(self, dtype=None) -> Network:
-        """An independent copy (optionally converted to ``dtype``)."""
+        """An independent copy (optionally converted to ``dtype``).
+
+        It keeps what a model file keeps beside the parameters — ``classes_``, ``scaler``
+        and ``metadata``, where set (``mlp.load`` sets them) — so that saving or exporting
+        the copy writes the same model; not the training state.
+        """
         dtype = self.dtype if dtype is None else dtype
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -201,6 +207,9 @@ class Network:
                       for layer in self.layers]
             clone = Network(layers, dtype=dtype)
         clone.params = self.params
+        for name in ("classes_", "scaler", "metadata"):
+            if name in self.__dict__:
+                setattr(clone, name, copy.deepcopy(self.__dict__[name]))
         return clone
 
     # -- forward ---------------------------------------------------------------------------
