@@ -138,6 +138,8 @@ def to_torch(net: Network):
     activation module (none for identity). The parameters are copies in the
     network's dtype (float32 → ``torch.float32``, float64 → ``torch.float64``),
     on the CPU, with ``requires_grad=True``: the module trains as any PyTorch model.
+    Like ``net(X)``, it does not apply a model file's input scaler (``net.scaler``);
+    ``export`` (``mlp export``) folds that into the first layer.
 
     Parameters
     ----------
@@ -315,7 +317,9 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     ``("batch", n_in)``, output ``y_hat`` shape ``("batch", n_out)``; the batch
     dimension is symbolic, so any number of rows may be fed. The element type
     is the network's dtype (float32 → FLOAT, float64 → DOUBLE). The model is
-    checked with ``onnx.checker.check_model`` before it is written.
+    checked with ``onnx.checker.check_model`` before it is written. Like ``net(X)``,
+    the graph does not apply a model file's input scaler (``net.scaler``); ``export``
+    (``mlp export``) folds that into the first layer and stores the class labels.
 
     Parameters
     ----------
