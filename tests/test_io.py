@@ -318,6 +318,9 @@ def test_wrong_number_of_classes(saved, tmp_path):
     meta["classes"] = json.dumps(["only", "two"])
     write_safetensors(tmp_path / "classes.safetensors", tensors, meta)
     _expect_bad(tmp_path / "classes.safetensors", "class")
+    meta["classes"] = json.dumps(["a", "b", "a"])
+    write_safetensors(tmp_path / "repeated.safetensors", tensors, meta)
+    _expect_bad(tmp_path / "repeated.safetensors", "distinct", "'a'")
 
 
 def test_plain_safetensors_without_mlp_metadata(tmp_path):
@@ -595,3 +598,10 @@ def test_copy_keeps_the_model_file_attributes(tmp_path):
     mlp.save(copy64, tmp_path / "c.safetensors")
     again = mlp.load(tmp_path / "c.safetensors")
     assert again.classes_ == ["a", "b", "c"] and again.scaler is not None
+
+
+def test_save_refuses_repeated_class_labels(tmp_path):
+    net = mlp.Network.from_sizes([2, 3], output="softmax", seed=0)
+    with pytest.raises(ValueError, match="distinct; repeated: 'a'"):
+        mlp.save(net, tmp_path / "m.safetensors", classes=["a", "a", "b"])
+    assert not (tmp_path / "m.safetensors").exists()

@@ -412,6 +412,11 @@ def _history_dict(history):
     raise TypeError(f"history must be a History or a dict, got {type(history).__name__}")
 
 
+def _repeated(classes) -> str:
+    """The labels that occur more than once in ``classes``, as text ("" if none)."""
+    return ", ".join(sorted({repr(c) for c in classes if classes.count(c) > 1}))
+
+
 def _n_classes_expected(net) -> int:
     return 2 if net.n_out == 1 else net.n_out
 
@@ -491,6 +496,9 @@ def save(net, path, *, history=None, classes=None, scaler=None, metadata=None,
         if len(classes) != _n_classes_expected(net):
             raise ValueError(f"classes has {len(classes)} labels but the network's {net.n_out} "
                              f"output(s) need {_n_classes_expected(net)}")
+        repeated = _repeated(classes)
+        if repeated:
+            raise ValueError(f"classes must be distinct; repeated: {repeated}")
         meta["classes"] = _jsonable(classes, "classes")
     if scaler is not None:
         mean, scale = _scaler_arrays(scaler, net.n_in)
@@ -657,6 +665,8 @@ def _build(tensors: dict, meta: dict, path) -> Network:
             raise _bad(path, "classes must be a list of strings or numbers")
         if len(classes) != _n_classes_expected(net):
             raise _bad(path, f"{len(classes)} class labels for a network with {net.n_out} output(s)")
+        if _repeated(classes):
+            raise _bad(path, f"class labels must be distinct; repeated: {_repeated(classes)}")
         net.classes_ = classes
     net.scaler = None
     if has_scaler:
