@@ -59,6 +59,8 @@ def _rng(seed: SeedLike) -> np.random.Generator:
     """A ``Generator`` from ``seed``; a ``Generator`` passed in is used (and advanced) as is."""
     if isinstance(seed, bool):
         raise TypeError("seed must be an int, a numpy.random.Generator or None, got bool")
+    if isinstance(seed, (int, np.integer)) and seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
     try:
         return np.random.default_rng(seed)
     except TypeError:
@@ -76,6 +78,8 @@ def _check_int(value, what: str, minimum: int) -> int:
 
 
 def _check_noise(noise) -> float:
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
+        raise TypeError(f"noise must be a number, got {type(noise).__name__}")
     noise = float(noise)
     if not (math.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a finite number >= 0, got {noise}")

@@ -85,8 +85,10 @@ def rng_from(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A ``numpy.random.Generator`` from an int seed, a Generator (used as is) or None."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and not isinstance(seed, (int, np.integer)):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
     return np.random.default_rng(seed)
 
 
