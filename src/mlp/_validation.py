@@ -21,9 +21,28 @@ def as_array(a, what: str) -> np.ndarray:
         raise ValueError(f"{what} is ragged or malformed: {exc}") from None
     if arr.dtype == bool:
         return arr.astype(np.float64)
-    if not (np.issubdtype(arr.dtype, np.number)) or np.issubdtype(arr.dtype, np.complexfloating):
+    if arr.dtype.kind not in "iuf":    # not complex, nor datetime64/timedelta64 (NumPy "numbers")
         raise TypeError(f"{what} must be a real numeric array, got dtype {arr.dtype}")
     return arr
+
+
+def assign(target: np.ndarray, value, what: str) -> None:
+    """Copy ``value`` into the parameter (or gradient) view ``target``, refusing what would not fit.
+
+    One clear error for a wrong shape, complex or non-numeric data (which NumPy would
+    truncate or fail on), and finite values too large for ``target``'s dtype (which
+    would silently become ±inf in float32). NaN and ±inf given as such are copied.
+    """
+    arr = as_array(value, what)
+    if arr.shape != target.shape:
+        raise ValueError(f"{what} must have shape {target.shape}, got {arr.shape}")
+    with np.errstate(over="ignore"):
+        cast = arr.astype(target.dtype, copy=False)
+    if not all_finite(cast) and np.any(np.isfinite(arr) & ~np.isfinite(cast)):
+        limit = np.finfo(target.dtype).max
+        raise ValueError(f"{what} has values too large for {target.dtype} "
+                         f"(largest magnitude {np.abs(arr).max():g}; the limit is {limit:g})")
+    target[...] = cast
 
 
 def check_X(X, n_in: int, dtype, what: str = "X") -> tuple[np.ndarray, bool]:
@@ -84,6 +103,8 @@ def check_y(y, n: int, n_out: int, dtype, *, labels: bool = False, what: str = "
                 f"{what} has class labels out of range: found {arr.min():g}..{arr.max():g}, "
                 f"the network has {n_out} outputs (labels 0..{n_out - 1})")
         return arr.astype(np.intp)
+    if labels and arr.shape == (n, n_out):
+        _check_probability_rows(arr, what)
     if arr.ndim == 1 and n_out == 1:
         arr = arr[:, None]
     if arr.ndim == 0 and n == 1 and n_out == 1:
@@ -97,12 +118,28 @@ def check_y(y, n: int, n_out: int, dtype, *, labels: bool = False, what: str = "
     return arr.astype(dtype, copy=False)
 
 
+def _check_probability_rows(arr: np.ndarray, what: str) -> None:
+    """Cross-entropy targets given as rows (one-hot or soft labels): each row a distribution.
+
+    The fused gradient ∂loss/∂z = p − y holds only when Σₖ yₖ = 1 (in general it is
+    p Σₖ yₖ − y), and a negative yₖ makes the loss unbounded below.
+    """
+    if np.any(arr < 0) or np.any(arr > 1):
+        raise ValueError(f"{what} rows for cross_entropy must be probabilities in [0, 1] "
+                         f"(one-hot or soft labels), found {arr.min():g}..{arr.max():g}")
+    sums = arr.sum(axis=1, dtype=np.float64)
+    bad = np.flatnonzero(np.abs(sums - 1) > 1e-3)
+    if bad.size:
+        raise ValueError(f"{what} rows for cross_entropy must each sum to 1 (one-hot or soft labels); "
+                         f"row {bad[0]} sums to {sums[bad[0]]:g}")
+
+
 def check_sample_weight(sample_weight, n: int, dtype) -> np.ndarray | None:
     """Validate per-example weights of shape (n,): finite and non-negative."""
     if sample_weight is None:
         return None
-    w = as_array(sample_weight, "sample_weight").reshape(-1) if np.ndim(sample_weight) else None
-    if w is None or w.shape[0] != n:
+    w = as_array(sample_weight, "sample_weight")
+    if w.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},), got {np.shape(sample_weight)}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("sample_weight must be finite and non-negative")

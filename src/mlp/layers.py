@@ -94,10 +94,8 @@ class Dense:
         self._db = grads[b_at:b_at + self.n_out]
 
     def _assign(self, target: np.ndarray, value, name: str) -> None:
-        arr = np.asarray(value)
-        if arr.shape != target.shape:
-            raise ValueError(f"{name} must have shape {target.shape}, got {arr.shape}")
-        target[...] = arr
+        from ._validation import assign
+        assign(target, value, name)
 
     W = property(lambda self: self._W, lambda self, v: self._assign(self._W, v, "W"),
                  doc="Weights, ndarray of shape (n_out, n_in); a view into the flat params.")

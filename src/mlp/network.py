@@ -22,7 +22,7 @@ import numpy as np
 from . import _fast
 from . import init as _init
 from . import losses as _losses
-from ._validation import check_sample_weight, check_X, check_y
+from ._validation import assign, check_sample_weight, check_X, check_y
 from .activations import Identity, Sigmoid, Softmax
 from .layers import Dense
 
@@ -63,6 +63,9 @@ class Network:
         for i, layer in enumerate(layers):
             if not isinstance(layer, Dense):
                 raise TypeError(f"layer {i + 1} must be a Dense, got {type(layer).__name__}")
+            if any(layer is other for other in layers[:i]):
+                raise ValueError(f"layer {i + 1} is the same Dense object as an earlier layer; "
+                                 "give each position its own Dense (weights are not shared)")
             if i and layer.n_in != layers[i - 1].n_out:
                 raise ValueError(
                     f"layer {i + 1} expects {layer.n_in} inputs but layer {i} has "
@@ -136,10 +139,7 @@ class Network:
 
     @params.setter
     def params(self, value) -> None:
-        value = np.asarray(value)
-        if value.shape != self._params.shape:
-            raise ValueError(f"params must have shape {self._params.shape}, got {value.shape}")
-        self._params[...] = value
+        assign(self._params, value, "params")
 
     @property
     def grads(self) -> np.ndarray:
@@ -148,10 +148,7 @@ class Network:
 
     @grads.setter
     def grads(self, value) -> None:
-        value = np.asarray(value)
-        if value.shape != self._grads.shape:
-            raise ValueError(f"grads must have shape {self._grads.shape}, got {value.shape}")
-        self._grads[...] = value
+        assign(self._grads, value, "grads")
 
     @property
     def dtype(self) -> np.dtype:
