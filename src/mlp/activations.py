@@ -27,6 +27,16 @@ from ._registry import Registry
 ACTIVATIONS = Registry("activation")
 
 
+def _floats(z) -> np.ndarray:
+    """z as a float array: a list, or integers (where sigmoid's ``astype(z.dtype)`` would
+    truncate every value to 0), become float64; text and complex numbers raise ``TypeError``."""
+    if type(z) is np.ndarray and z.dtype.kind == "f":
+        return z
+    from ._validation import as_array
+    z = as_array(z, "z")
+    return z if z.dtype.kind == "f" else z.astype(np.float64)
+
+
 class Activation:
     """Base class: ``h = σ(z)`` element-wise and ``σ′(z)``.
 
@@ -63,9 +73,11 @@ class Identity(Activation):
     name = "identity"
 
     def __call__(self, z):
+        z = _floats(z)
         return z
 
     def derivative(self, z, h=None):
+        z = _floats(z)
         return np.ones_like(z)
 
     def backward(self, z, h, grad_h):
@@ -78,9 +90,11 @@ class ReLU(Activation):
     name = "relu"
 
     def __call__(self, z):
+        z = _floats(z)
         return np.maximum(z, 0)
 
     def derivative(self, z, h=None):
+        z = _floats(z)
         return (z > 0).astype(z.dtype)
 
     def backward(self, z, h, grad_h):
@@ -93,12 +107,17 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01):
+        if (isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.number))
+                or not np.isfinite(negative_slope)):
+            raise ValueError(f"negative_slope must be a finite number, got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
 
     def __call__(self, z):
+        z = _floats(z)
         return np.where(z > 0, z, z * self.negative_slope).astype(z.dtype, copy=False)
 
     def derivative(self, z, h=None):
+        z = _floats(z)
         return np.where(z > 0, 1.0, self.negative_slope).astype(z.dtype, copy=False)
 
 
@@ -111,10 +130,12 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def __call__(self, z):
+        z = _floats(z)
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
 
     def derivative(self, z, h=None):
+        z = _floats(z)
         s = self(z) if h is None else h
         return s * (1 - s)
 
@@ -125,9 +146,11 @@ class Tanh(Activation):
     name = "tanh"
 
     def __call__(self, z):
+        z = _floats(z)
         return np.tanh(z)
 
     def derivative(self, z, h=None):
+        z = _floats(z)
         t = np.tanh(z) if h is None else h
         return 1 - t * t
 
@@ -138,9 +161,11 @@ class Softplus(Activation):
     name = "softplus"
 
     def __call__(self, z):
+        z = _floats(z)
         return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
     def derivative(self, z, h=None):
+        z = _floats(z)
         return SIGMOID(z)
 
 
@@ -156,11 +181,13 @@ class Softmax(Activation):
     elementwise = False
 
     def __call__(self, z):
+        z = _floats(z)
         shifted = z - z.max(axis=-1, keepdims=True)   # stable: the largest exponent is 0
         e = np.exp(shifted)
         return e / e.sum(axis=-1, keepdims=True)
 
     def derivative(self, z, h=None):
+        z = _floats(z)
         raise ValueError("softmax is not element-wise: use backward() (its Jacobian is diag(p) − p pᵀ)")
 
     def backward(self, z, h, grad_h):

@@ -41,6 +41,22 @@ def _weighted(per_example: np.ndarray, sample_weight: np.ndarray | None) -> np.n
     return per_example * sample_weight.reshape((-1,) + (1,) * (per_example.ndim - 1))
 
 
+def _floats(a) -> np.ndarray:
+    """``a`` as an array of floats (outputs given as lists or integers)."""
+    a = np.asarray(a)
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+def _same_shape(y_hat, y, loss: str) -> tuple[np.ndarray, np.ndarray]:
+    """ŷ (as floats) and y as arrays of one shape; NumPy would broadcast (n, 1) against (n,)
+    to (n, n) and give a wrong number. ``Network.loss_and_grad`` reshapes targets for you."""
+    y_hat, y = _floats(y_hat), np.asarray(y)
+    if y.shape != y_hat.shape:
+        raise ValueError(f"{loss}: y has shape {y.shape} but ŷ has shape {y_hat.shape}; "
+                         "they must be equal")
+    return y_hat, y
+
+
 def _logsumexp(z: np.ndarray) -> np.ndarray:
     m = z.max(axis=1, keepdims=True)
     return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
@@ -94,11 +110,13 @@ class MSE(Loss):
         return {"half_sum": 0.5, "sum": 1.0, "mean": 1.0 / max(diff.size, 1)}[self.reduction]
 
     def value(self, y_hat, y, sample_weight=None) -> float:
+        y_hat, y = _same_shape(y_hat, y, "mse")
         diff = y_hat - y
         return float(self._scale(diff) * _weighted(diff * diff, sample_weight).sum())
 
     def gradient(self, y_hat, y, sample_weight=None) -> np.ndarray:
         """∂loss/∂ŷ, same shape as ŷ."""
+        y_hat, y = _same_shape(y_hat, y, "mse")
         diff = y_hat - y
         return _weighted(diff, sample_weight) * (2 * self._scale(diff))
 
@@ -128,14 +146,23 @@ class CrossEntropy(Loss):
 
     @staticmethod
     def _targets(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        if y.ndim == 1:  # integer labels -> one-hot
+        y = np.asarray(y)
+        if y.ndim == 1 and z.ndim == 2:  # integer labels -> one-hot
+            n, k = z.shape
+            if y.shape[0] != n:
+                raise ValueError(f"cross_entropy: {y.shape[0]} labels for {n} examples")
+            if y.size and (y.min() < 0 or y.max() >= k
+                           or y.dtype.kind == "f" and np.any(y != np.round(y))):
+                raise ValueError(f"cross_entropy: class labels must be integers 0..{k - 1}, "
+                                 f"found {y.min():g}..{y.max():g}")
             onehot = np.zeros_like(z)
             onehot[np.arange(len(y)), y.astype(np.intp)] = 1
             return onehot
-        return y.astype(z.dtype, copy=False)
+        return _same_shape(z, y, "cross_entropy")[1].astype(z.dtype, copy=False)
 
     def value_and_delta(self, z, y, sample_weight=None):
         """Loss and ∂loss/∂z from the logits ``z`` of shape (n, n_out), computed fused."""
+        z = _floats(z)
         log_p = z - _logsumexp(z)[:, None]
         t = self._targets(z, y)
         per_example = _weighted(-(t * log_p).sum(axis=1), sample_weight)
@@ -145,6 +172,7 @@ class CrossEntropy(Loss):
 
     def value(self, p, y, sample_weight=None) -> float:
         """Loss from probabilities ``p`` (clipped away from 0 to stay finite)."""
+        p = _floats(p)
         t = self._targets(p, y)
         tiny = np.finfo(p.dtype).tiny
         per_example = _weighted(-(t * np.log(np.maximum(p, tiny))).sum(axis=1), sample_weight)
@@ -180,6 +208,7 @@ class BinaryCrossEntropy(Loss):
 
     def value_and_delta(self, z, y, sample_weight=None):
         """Loss and ∂loss/∂z from the logits ``z``, computed fused."""
+        z, y = _same_shape(z, y, "binary_cross_entropy")
         y = y.astype(z.dtype, copy=False)
         per_entry = _weighted(_SOFTPLUS(z) - y * z, sample_weight)
         delta = _weighted(SIGMOID(z) - y, sample_weight)      # p − y
@@ -188,6 +217,7 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, p, y, sample_weight=None) -> float:
         """Loss from probabilities ``p`` (clipped away from 0 and 1 to stay finite)."""
+        p, y = _same_shape(p, y, "binary_cross_entropy")
         tiny = np.finfo(p.dtype).tiny
         per_entry = -(y * np.log(np.maximum(p, tiny)) + (1 - y) * np.log(np.maximum(1 - p, tiny)))
         n = p.size if self.reduction == "mean" else 1
