@@ -39,6 +39,9 @@ def collapse(net) -> Dense:
     >>> np.allclose(layer.W, net.layers[1].W @ net.layers[0].W)
     True
     """
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"collapse needs a mlp.Network, got {type(net).__name__}")
     for i, layer in enumerate(net.layers[:-1]):
         if not isinstance(layer.activation, Identity):
             raise ValueError(
