@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _fast
 from . import callbacks as _callbacks
+from . import init as _init
 from . import losses as _losses
 from . import optimizers as _optimizers
 from . import schedules as _schedules
@@ -107,8 +108,11 @@ def _class_labels(y2, loss):
     return None
 
 
-def _class_weights(class_weight, labels, dtype):
-    """Per-example weights from ``{class: weight}`` or "balanced" (w_c = n / (k · n_c))."""
+def _class_weights(class_weight, labels, n_classes, dtype):
+    """Per-example weights from ``{class: weight}`` or "balanced" (w_c = n / (k · n_c)).
+
+    A dict key must be one of the network's classes 0 … n_classes − 1 (one missing from
+    these labels is fine)."""
     if labels is None:
         raise ValueError("class_weight needs class labels: use loss='cross_entropy' or "
                          "'binary_cross_entropy' (single output)")
@@ -122,13 +126,15 @@ def _class_weights(class_weight, labels, dtype):
         for c, w in class_weight.items():
             if not isinstance(w, (int, float, np.number)) or not (math.isfinite(w) and w >= 0):
                 raise ValueError(f"class_weight[{c!r}] must be a finite number >= 0, got {w!r}")
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < n_classes:
+                raise ValueError(f"class_weight has class {c!r}, but the network's classes are "
+                                 f"0..{n_classes - 1}")
             table[int(c)] = float(w)
     else:
         raise TypeError(f"class_weight must be a dict or 'balanced', got {type(class_weight).__name__}")
-    lookup = np.ones(int(labels.max()) + 1)
+    lookup = np.ones(max(n_classes, int(labels.max()) + 1))
     for c, w in table.items():
-        if 0 <= c < len(lookup):
-            lookup[c] = w
+        lookup[c] = w
     return lookup[labels].astype(dtype)
 
 
@@ -197,8 +203,11 @@ def _prepare_data(net, X, y, loss, sample_weight, class_weight, validation_split
     sw = check_sample_weight(sample_weight, n, net.dtype)
     labels = _class_labels(y2, loss)
     if class_weight is not None:
-        cw = _class_weights(class_weight, labels, net.dtype)
+        cw = _class_weights(class_weight, labels, max(net.n_out, 2), net.dtype)
         sw = cw if sw is None else sw * cw
+    if sw is not None and n and not sw.any():
+        raise ValueError("every example has weight 0 (sample_weight × class_weight): the loss is 0 "
+                         "and training would learn nothing")
     if validation_data is not None and validation_split:
         raise ValueError("give validation_split or validation_data, not both")
     Xv = yv = swv = None
@@ -350,11 +359,7 @@ def _still_falling(losses) -> bool:
 
 def _rng_for(net, seed, state):
     if seed is not None:
-        if isinstance(seed, np.random.Generator):
-            return seed
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
-        return np.random.default_rng(int(seed))
+        return _init.rng_from(seed)
     if state.rng is not None:
         return state.rng
     # No seed: derive one from the parameters, so that a seeded network trains reproducibly.
@@ -517,6 +522,12 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
     clip_norm = None if clip_norm is None else _nonneg("clip_norm", clip_norm)
     clip_value = None if clip_value is None else _nonneg("clip_value", clip_value)
     keep = [1 - r for r in _dropout_rates(dropout, len(net.layers) - 1)]
+    if isinstance(callbacks, _callbacks.Callback):
+        callbacks = [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of mlp.callbacks.Callback, got {type(callbacks).__name__}")
+    if not isinstance(early_stopping, (bool, np.bool_)):
+        raise TypeError(f"early_stopping must be True or False, got {early_stopping!r}")
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, _callbacks.Callback):
