@@ -605,3 +605,24 @@ def test_save_refuses_repeated_class_labels(tmp_path):
     with pytest.raises(ValueError, match="distinct; repeated: 'a'"):
         mlp.save(net, tmp_path / "m.safetensors", classes=["a", "a", "b"])
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_save_never_replaces_a_good_file_with_one_load_refuses(tmp_path):
+    net = _net()
+    path = tmp_path / "good.safetensors"
+    mlp.save(net, path)
+    good = path.read_bytes()
+    broken = net.copy()
+    broken.params = np.full(net.n_params, np.nan)
+    with pytest.raises(ValueError, match="NaN or infinite.*nothing was written"):
+        mlp.save(broken, path)
+    assert path.read_bytes() == good
+    np.testing.assert_array_equal(mlp.load(path).params, net.params)
+
+
+@pytest.mark.parametrize("bad", [None, 5, ["m.safetensors"]])
+def test_a_path_that_is_not_a_path_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        mlp.save(_net(), bad)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        mlp.load(bad)

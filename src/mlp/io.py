@@ -79,6 +79,11 @@ _NAMES_OF = {dt.newbyteorder("="): name for name, dt in _DTYPES.items()}
 # --------------------------------------------------------------------------- atomic writes
 
 
+def _check_path(path) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+
+
 def atomic_write(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is never seen half-written.
 
@@ -279,6 +284,7 @@ def read_safetensors(path) -> tuple[dict, dict]:
         If the file is not a well-formed safetensors file (truncated, foreign,
         inconsistent header); the message says what is wrong.
     """
+    _check_path(path)
     path = os.fspath(path)
     info = os.stat(path)        # FileNotFoundError names the path
     if stat.S_ISDIR(info.st_mode):
@@ -468,6 +474,10 @@ def save(net, path, *, history=None, classes=None, scaler=None, metadata=None,
 
     if not isinstance(net, Network):
         raise TypeError(f"save() needs a mlp.Network, got {type(net).__name__}")
+    _check_path(path)
+    if not np.isfinite(net.params).all():       # load refuses such a file: never replace a good one
+        raise ValueError("the network's parameters contain NaN or infinite values; mlp.load would "
+                         "refuse the file, so nothing was written")
     if history is None:
         history = getattr(net, "history", None)
     if history is None:
