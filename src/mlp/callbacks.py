@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -124,7 +125,9 @@ class EarlyStopping(Callback):
     def _watch(self, history) -> str:
         if self.monitor != "auto":
             return self.monitor
-        return "val_loss" if history.val_loss and history.val_loss[-1] is not None else "loss"
+        # NaN: this epoch had no validation data (an earlier fit had), so watch the training loss
+        last = history.val_loss[-1] if history.val_loss else None
+        return "val_loss" if last is not None and not math.isnan(last) else "loss"
 
     def on_epoch_end(self, epoch, history):
         name = self._watch(history)
@@ -167,13 +170,32 @@ class EarlyStopping(Callback):
         self.best_params = None if d.get("best_params") is None else np.array(d["best_params"])
 
 
+def _fill_path(path: str, epoch: int, history) -> str:
+    """``path`` with ``{epoch}``, ``{loss}``, ``{val_loss}`` or a metric's ``{name}`` filled in,
+    with an optional format spec as Keras writes them (``"ck-{epoch:03d}-{val_loss:.2f}.npz"``).
+    Other braces are left as they are."""
+    values = {"epoch": epoch}
+    if history is not None and history.loss:
+        values["loss"] = history.loss[-1]
+        if history.val_loss:
+            values["val_loss"] = history.val_loss[-1]
+        values.update({k: v[-1] for k, v in history.metrics.items() if v})
+
+    def fill(match):
+        name, spec = match.group(1), match.group(2) or ""
+        return format(values[name], spec) if name in values else match.group(0)
+
+    return re.sub(r"\{(\w+)(?::([^{}]*))?\}", fill, path)
+
+
 class Checkpoint(Callback):
     """Save the network every ``every`` epochs: to a file with ``mlp.save`` or through a function.
 
     Parameters
     ----------
     target : str, os.PathLike or callable
-        A path (``"{epoch}"`` in it is replaced by the epoch number), written with
+        A path (``"{epoch}"`` in it is replaced by the epoch number, ``"{epoch:03d}"`` too, and
+        ``"{loss}"``, ``"{val_loss:.3f}"`` or a metric's name by its value, as Keras), written with
         ``mlp.save(net, path, history=history, train_state=net.train_state)`` so
         that training can resume exactly; or a function ``f(net, history)``.
     every : int, default 1
@@ -199,8 +221,7 @@ class Checkpoint(Callback):
         except ImportError as exc:
             raise ImportError("Checkpoint to a file needs mlp.save (the mlp.io module); "
                               "pass a function f(net, history) instead") from exc
-        path = os.fspath(self.target)
-        path = path.replace("{epoch}", str(epoch)) if "{epoch" in path else path
+        path = _fill_path(os.fspath(self.target), epoch, history)
         save(self.network, path, history=history, train_state=self.network.train_state)
         self.saved.append(path)
         return None
@@ -224,9 +245,9 @@ class TextLogger(Callback):
 
     def _line(self, history) -> str:
         parts = [f"epoch {history.epochs[-1]}", f"loss {history.loss[-1]:.6g}"]
-        if history.val_loss and history.val_loss[-1] is not None:
+        if history.val_loss and not math.isnan(history.val_loss[-1]):     # NaN: no validation data
             parts.append(f"val_loss {history.val_loss[-1]:.6g}")
-        parts += [f"{k} {v[-1]:.4f}" for k, v in history.metrics.items() if v and v[-1] is not None]
+        parts += [f"{k} {v[-1]:.4f}" for k, v in history.metrics.items() if v and not math.isnan(v[-1])]
         parts += [f"lr {history.lr[-1]:.3g}", f"{history.seconds[-1]:.3f} s"]
         return "  ".join(parts)
 

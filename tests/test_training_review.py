@@ -1,0 +1,82 @@
+"""Review of the training workflow: each test pins a bug found by comparing fit, the
+optimisers, schedules and callbacks with PyTorch/Keras/scikit-learn (each fails on the old code)."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import mlp
+from mlp.callbacks import Checkpoint, EarlyStopping, TextLogger
+from mlp.training import TrainingWarning
+
+
+def data(n=60):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 3))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def classifier(seed=1):
+    return mlp.Network.from_sizes([3, 5, 2], hidden="tanh", output="softmax", seed=seed)
+
+
+def quiet_fit(net, X, y, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)
+        return net.fit(X, y, progress=False, **kwargs)
+
+
+def test_early_stopping_after_a_fit_with_validation_watches_the_training_loss():
+    # The first fit had validation data, the second has none: its epochs get val_loss NaN.
+    # "auto" must then watch the training loss (it watched the NaN val_loss and never stopped).
+    X, y = data()
+    net = classifier()
+    quiet_fit(net, X, y, validation_split=0.2, epochs=2, batch_size=None)
+    h = quiet_fit(net, X, y, epochs=40, early_stopping=True, patience=2, batch_size=None,
+                  optimizer="sgd", lr=0.0)          # lr 0: the loss never improves after epoch 3
+    assert h.stop_reason == "early_stopping" and len(h) == 2 + 3
+    stop = EarlyStopping(patience=2)
+    h = quiet_fit(net, X, y, epochs=40, callbacks=[stop], batch_size=None, optimizer="sgd", lr=0.0)
+    assert stop.stopped_epoch == len(h) == 5 + 3
+
+
+def test_text_logger_leaves_out_validation_columns_of_an_epoch_without_validation():
+    X, y = data()
+    net = classifier()
+    quiet_fit(net, X, y, validation_split=0.2, epochs=1, batch_size=None)
+    out = io.StringIO()
+    quiet_fit(net, X, y, epochs=1, batch_size=None, callbacks=[TextLogger(out)])
+    line = out.getvalue()
+    assert line.startswith("epoch 2") and "nan" not in line and "val_" not in line
+
+
+def test_checkpoint_path_takes_keras_format_specs(tmp_path):
+    X, y = data()
+    net = classifier()
+    names = []
+    cb = Checkpoint(str(tmp_path / "ck-{epoch:03d}-{val_loss:.3f}.npz"))
+    h = quiet_fit(net, X, y, epochs=3, batch_size=None, validation_split=0.2, callbacks=[cb])
+    names = sorted(os.listdir(tmp_path))
+    expected = sorted(f"ck-{e:03d}-{v:.3f}.npz" for e, v in zip(h.epochs, h.val_loss))
+    assert names == expected and len(names) == 3
+    assert cb.saved == [str(tmp_path / n) for n in expected]
+    assert math.isfinite(h.val_loss[-1])
+    reloaded = mlp.load(tmp_path / expected[-1])
+    np.testing.assert_array_equal(reloaded.params, net.params)
+
+
+def test_checkpoint_leaves_other_braces_alone(tmp_path):
+    X, y = data()
+    cb = Checkpoint(str(tmp_path / "{run}-{epoch}.npz"))
+    quiet_fit(classifier(), X, y, epochs=2, batch_size=None, callbacks=[cb])
+    assert sorted(os.listdir(tmp_path)) == ["{run}-1.npz", "{run}-2.npz"]
+
+
+if __name__ == "__main__":      # pragma: no cover
+    pytest.main([__file__, "-q"])
