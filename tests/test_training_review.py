@@ -80,3 +80,22 @@ def test_checkpoint_leaves_other_braces_alone(tmp_path):
 
 if __name__ == "__main__":      # pragma: no cover
     pytest.main([__file__, "-q"])
+
+
+def test_class_weight_weighs_the_training_rows_only():
+    # Keras and scikit-learn: class_weight is for training; validation_split=0.25 and the same
+    # last rows given as validation_data must give the same val_loss and the same parameters.
+    X, y = data(80)
+    y[:20] = 0                                       # the classes' shares differ between the parts
+    kw = dict(epochs=4, batch_size=None, optimizer="sgd", lr=0.1, class_weight="balanced")
+    a, b = classifier(), classifier()
+    ha = quiet_fit(a, X, y, validation_split=0.25, **kw)
+    hb = quiet_fit(b, X[:60], y[:60], validation_data=(X[60:], y[60:]), **kw)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha.val_loss == hb.val_loss
+    # "balanced" counts the training rows: n / (k · n_c) over the first 60
+    counts = np.bincount(y[:60])
+    c = classifier()
+    quiet_fit(c, X[:60], y[:60], validation_data=(X[60:], y[60:]), epochs=4, batch_size=None,
+              optimizer="sgd", lr=0.1, sample_weight=(60 / (2 * counts))[y[:60]])
+    np.testing.assert_allclose(c.params, a.params, atol=1e-6)

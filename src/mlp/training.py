@@ -202,12 +202,8 @@ def _prepare_data(net, X, y, loss, sample_weight, class_weight, validation_split
     y2 = _check_targets(net, y, n, loss)
     sw = check_sample_weight(sample_weight, n, net.dtype)
     labels = _class_labels(y2, loss)
-    if class_weight is not None:
-        cw = _class_weights(class_weight, labels, max(net.n_out, 2), net.dtype)
-        sw = cw if sw is None else sw * cw
-    if sw is not None and n and not sw.any():
-        raise ValueError("every example has weight 0 (sample_weight × class_weight): the loss is 0 "
-                         "and training would learn nothing")
+    if class_weight is not None and labels is None:
+        _class_weights(class_weight, labels, max(net.n_out, 2), net.dtype)     # raises: no classes
     if validation_data is not None and validation_split:
         raise ValueError("give validation_split or validation_data, not both")
     Xv = yv = swv = None
@@ -229,6 +225,14 @@ def _prepare_data(net, X, y, loss, sample_weight, class_weight, validation_split
             swv, sw = sw[n_train:], sw[:n_train]
         if labels is not None:
             labels = labels[:n_train]
+    # class_weight weighs the training examples only ("balanced" counts them alone), as Keras and
+    # scikit-learn: validation_split and the same rows as validation_data give the same val_loss
+    if class_weight is not None:
+        cw = _class_weights(class_weight, labels, max(net.n_out, 2), net.dtype)
+        sw = cw if sw is None else sw * cw
+    if sw is not None and sw.size and not sw.any():
+        raise ValueError("every example has weight 0 (sample_weight × class_weight): the loss is 0 "
+                         "and training would learn nothing")
     labels_v = None if yv is None else _class_labels(yv, loss)
     return _Data(loss, X2, y2, sw, labels, Xv, yv, swv, labels_v)
 
