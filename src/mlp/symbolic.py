@@ -416,9 +416,25 @@ def _select(condlist, choicelist, default=np.nan):
     return np.select([c.astype(bool) for c in arrays[:k]], arrays[k:], default=default)
 
 
+class _Logical:
+    """``numpy.logical_and``/``logical_or`` whose ``reduce`` broadcasts its operands: a
+    condition that does not depend on the data (``b3 ≤ 0`` in a deeper ReLU net) is a
+    scalar beside (n,) arrays, which ``numpy.logical_and.reduce`` refuses."""
+
+    def __init__(self, ufunc):
+        self.ufunc = ufunc
+
+    def __call__(self, *args):
+        return self.ufunc(*args)
+
+    def reduce(self, operands):
+        return functools.reduce(self.ufunc, operands)
+
+
 def _lambdify(args, expr):
     # cse: common subexpressions (every σ(z) appears many times) computed once
-    return _sympy().lambdify(args, expr, modules=[{"select": _select}, "numpy"], cse=True)
+    logical = {"logical_and": _Logical(np.logical_and), "logical_or": _Logical(np.logical_or)}
+    return _sympy().lambdify(args, expr, modules=[{"select": _select, **logical}, "numpy"], cse=True)
 
 
 def evaluate(expr, net, X=None, y=None):
