@@ -99,3 +99,18 @@ def test_class_weight_weighs_the_training_rows_only():
     quiet_fit(c, X[:60], y[:60], validation_data=(X[60:], y[60:]), epochs=4, batch_size=None,
               optimizer="sgd", lr=0.1, sample_weight=(60 / (2 * counts))[y[:60]])
     np.testing.assert_allclose(c.params, a.params, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["plateau", "reduce_on_plateau"])
+def test_second_fit_keeps_the_plateau_schedule_by_either_name(name):
+    # fit(schedule=name) twice continues one schedule (its reductions kept), as for "plateau"
+    X, y = data()
+    one, two = classifier(), classifier()
+    kw = dict(batch_size=None, optimizer="sgd", lr=1e-6, schedule=name)
+    quiet_fit(one, X, y, epochs=30, **kw)
+    quiet_fit(two, X, y, epochs=15, **kw)
+    quiet_fit(two, X, y, epochs=15, **kw)
+    # lr 1e-6: the loss is flat, so patience 10 reduces at epochs 12 and 23 of the whole run
+    assert one.train_state.schedule.scale == pytest.approx(0.01)
+    assert two.train_state.schedule.scale == one.train_state.schedule.scale
+    assert two.train_state.schedule.bad_epochs == one.train_state.schedule.bad_epochs

@@ -548,7 +548,8 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
         opt.lr = _nonneg("lr", lr)
     if not same_opt or lr is not None or state.lr0 is None:
         state.lr0 = opt.lr
-    if isinstance(schedule, str) and state.schedule is not None and schedule == state.schedule.name:
+    if (isinstance(schedule, str) and state.schedule is not None and schedule in _schedules.SCHEDULES
+            and type(state.schedule) is _schedules.SCHEDULES[schedule]):   # also by an alias
         sched = state.schedule
     else:
         sched = None if schedule is None else _schedules.get(schedule, epochs)
