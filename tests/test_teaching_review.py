@@ -39,3 +39,33 @@ def test_symbolic_derivative_of_deeper_relu_net_evaluates():
     batch = symbolic.evaluate(symbolic.derivative(net, "b3"), net, X)
     assert batch.shape == (3, 2)
     np.testing.assert_allclose(batch[1], _finite_difference(net, X[1], "b3"), atol=1e-6)
+
+
+def test_symbolic_gradient_refuses_labels_for_mse_like_backprop():
+    # For MSE with two outputs, y = [0, 1] was silently one-hot encoded as class labels
+    # (backprop refuses it), and one example's target row (n_out,) was read as labels.
+    pytest.importorskip("sympy")
+    from mlp import symbolic
+    net = _net([2, 2, 2], hidden="tanh", output="identity", seed=0)
+    X = np.array([[0.1, 0.2], [0.3, -0.4]])
+    with pytest.raises(ValueError, match="shape"):
+        net.loss_and_grad(X, [0, 1], "mse")
+    with pytest.raises(ValueError, match="shape"):
+        symbolic.gradient(net, X, [0, 1], "mse")
+    target = np.array([0.5, 0.2])
+    loss = net.loss_and_grad(X[0], target, "mse")
+    np.testing.assert_allclose(symbolic.gradient(net, X[0], target, "mse"), net.grads, atol=1e-12)
+    value = symbolic.evaluate(symbolic.loss_expression(net, "mse"), net, X[0], target)
+    assert value == pytest.approx(loss, abs=1e-12)
+
+
+def test_trace_takes_one_hot_target_row_for_cross_entropy():
+    # trace documents y of shape (n_out,); a one-hot row for cross-entropy was read as
+    # three class labels ("y has 3 labels but X has 1 examples").
+    net = _net([2, 3, 3], hidden="tanh", output="softmax", seed=0)
+    x = np.array([0.0, 1.0])
+    by_label = net.trace(x, 2, "cross_entropy")
+    by_row = net.trace(x, [0.0, 0.0, 1.0], "cross_entropy")
+    assert by_row.loss == pytest.approx(by_label.loss)
+    np.testing.assert_allclose(by_row[-1].delta, by_label[-1].delta)
+    np.testing.assert_allclose(by_row[-1].delta, by_row[-1].h - [0, 0, 1], atol=1e-12)

@@ -399,10 +399,11 @@ def substitute(expr, net):
     return expr.xreplace(values)
 
 
-def _targets(y, n, n_out):
-    """Targets as float64 (n, n_out); class labels (n,) become one-hot rows."""
+def _targets(y, n, n_out, labels=True):
+    """Targets as float64 (n, n_out); class labels (n,) become one-hot rows when ``labels``
+    (one example's target row of shape (n_out,) stays a row, as in ``check_y``)."""
     arr = np.asarray(y)
-    if arr.ndim == 1 and n_out > 1:
+    if labels and arr.ndim == 1 and n_out > 1 and not (n == 1 and arr.shape[0] == n_out):
         labels = check_y(arr, n, n_out, np.float64, labels=True)
         return np.eye(n_out)[labels]
     return check_y(arr, n, n_out, np.float64)
@@ -512,7 +513,7 @@ def gradient(net, X, y, loss="mse", *, sigma: str = "auto", max_params: int = MA
     loss = _losses.get(loss)
     loss.check_output(net.layers[-1].activation)
     X2, _ = check_X(X, net.n_in, np.float64)
-    Y2 = _targets(y, X2.shape[0], net.n_out)
+    Y2 = _targets(y, X2.shape[0], net.n_out, labels=isinstance(loss, _losses.CrossEntropy))
     xs = input_symbols(net)
     ys = [sp.Symbol(f"y{k}") for k in range(1, net.n_out + 1)]
     psyms = param_symbols(net)
