@@ -378,6 +378,8 @@ class Network:
         loss = _losses.get(loss)
         if isinstance(loss, _losses.CrossEntropy) and np.ndim(y) == 0:
             y = np.reshape(y, (1,))                      # one class label
+        elif isinstance(loss, _losses.CrossEntropy) and np.shape(y) == (self.n_out,) != (1,):
+            y = np.reshape(y, (1, self.n_out))           # one one-hot (or soft) target row
         net = self.copy()                                # leaves self.grads untouched
         value = net.loss_and_grad(X2, y, loss)
         steps = [LayerTrace(i + 1, layer.activation.name, layer.x[0].copy(), layer.z[0].copy(),
