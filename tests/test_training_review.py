@@ -114,3 +114,12 @@ def test_second_fit_keeps_the_plateau_schedule_by_either_name(name):
     assert one.train_state.schedule.scale == pytest.approx(0.01)
     assert two.train_state.schedule.scale == one.train_state.schedule.scale
     assert two.train_state.schedule.bad_epochs == one.train_state.schedule.bad_epochs
+
+
+def test_schedule_function_with_a_default_argument_is_a_function_of_the_epoch():
+    # a default argument binds a value (the usual `lambda epoch, k=k: …` in a loop); it used to
+    # receive lr0 instead, so this schedule gave 0.1 · 0.5^epoch instead of 0.3 · 0.5^epoch
+    f = mlp.schedules.get(lambda epoch, base=0.3: base * 0.5 ** epoch)
+    assert [f(e, 0.1) for e in range(3)] == [0.3, 0.15, 0.075]
+    g = mlp.schedules.get(lambda epoch, lr0: lr0 * 0.5 ** epoch)      # two needed: lr0 given
+    assert [g(e, 0.1) for e in range(3)] == [0.1, 0.05, 0.025]

@@ -212,7 +212,9 @@ class ReduceOnPlateau(Schedule):
 
 
 class Lambda(Schedule):
-    """A user's function ``f(epoch) -> lr`` (or ``f(epoch, lr0) -> lr``) as a schedule."""
+    """A user's function ``f(epoch) -> lr`` (or ``f(epoch, lr0) -> lr`` when it has two
+    arguments without defaults) as a schedule. It returns the learning rate itself, not a
+    factor of η₀ as ``torch.optim.lr_scheduler.LambdaLR``'s function does."""
 
     name = "lambda"
 
@@ -220,9 +222,11 @@ class Lambda(Schedule):
         if not callable(fn):
             raise TypeError(f"schedule function must be callable, got {type(fn).__name__}")
         self.fn = fn
-        try:
+        try:   # f(epoch, lr0) only when it needs two arguments: `lambda e, k=k: …` binds k, not lr0
             import inspect
-            self._two = len(inspect.signature(fn).parameters) >= 2
+            required = [p for p in inspect.signature(fn).parameters.values()
+                        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+            self._two = len(required) >= 2
         except (TypeError, ValueError):
             self._two = False
 
