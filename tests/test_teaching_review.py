@@ -69,3 +69,27 @@ def test_trace_takes_one_hot_target_row_for_cross_entropy():
     assert by_row.loss == pytest.approx(by_label.loss)
     np.testing.assert_allclose(by_row[-1].delta, by_label[-1].delta)
     np.testing.assert_allclose(by_row[-1].delta, by_row[-1].h - [0, 0, 1], atol=1e-12)
+
+
+def _confident_xor_classifier():
+    # The lecture's XOR solution h = relu(W(1) x + b(1)), ŷ = −3 h1 + h2, scaled by 20 and
+    # shifted by −10 under a sigmoid: p = 4.5e-5 for class 0 and 0.99995 for class 1.
+    net = mlp.Network([mlp.Dense(2, 2, "relu"), mlp.Dense(2, 1, "sigmoid")], dtype=np.float64)
+    net.layers[0].W[:] = [[1, 1], [2, 2]]
+    net.layers[0].b[:] = [-1, -1]
+    net.layers[1].W[:] = [[-60, 20]]
+    net.layers[1].b[:] = [-10]
+    return net
+
+
+def test_diagnose_does_not_flag_a_confident_sigmoid_output_under_cross_entropy():
+    # With binary cross-entropy ∂loss/∂z = ŷ − y: an output sigmoid in its tail is a confident
+    # answer, not a stalled gradient. diagnose flagged "1/1 saturated" (d.ok False).
+    net = _confident_xor_classifier()
+    X, y = mlp.datasets.xor()
+    np.testing.assert_array_equal(net.predict(X).ravel() > 0.5, y.ravel() > 0.5)
+    d = mlp.diagnose(net, X, y, "binary_cross_entropy")
+    assert d.layers[1].saturated == 1.0                       # still reported
+    assert d.layers[1].flags == [] and d.ok
+    # under MSE σ′ does damp the gradient: there the flag stays
+    assert "1/1 saturated" in mlp.diagnose(net, X, y, "mse").layers[1].flags

@@ -155,7 +155,10 @@ def _first_nonfinite(net, forward=True, loss=None, backward=True) -> str | None:
     return None
 
 
-def _health(net, saturation: float, with_grads: bool) -> list:
+def _health(net, saturation: float, with_grads: bool, fused: bool = False) -> list:
+    """Per-layer health. With a ``fused`` loss (sigmoid + binary cross-entropy) the output
+    layer's ∂loss/∂z = ŷ − y is not damped by σ′, so its saturation is reported, not flagged:
+    a confident, correct classifier is not a problem."""
     healths = [LayerHealth(i, layer.activation.name, layer.n_out,
                            _dead(layer, layer.z), _saturated(layer, layer.h, saturation),
                            _norm(layer.dW, layer.db) if with_grads else None, _norm(layer.W))
@@ -165,7 +168,7 @@ def _health(net, saturation: float, with_grads: bool) -> list:
     for h, layer in zip(healths, net.layers):
         if h.dead:
             h.flags.append(f"{round(h.dead * h.n_units)}/{h.n_units} dead")
-        if h.saturated:
+        if h.saturated and not (fused and layer is net.layers[-1]):
             h.flags.append(f"{round(h.saturated * h.n_units)}/{h.n_units} saturated")
         if h.grad_norm is not None:
             if not math.isfinite(h.grad_norm) or h.grad_norm > EXPLODING_NORM:
@@ -212,18 +215,18 @@ def diagnose(net, X, y=None, loss="mse", *, saturation: float = 0.9) -> Diagnosi
         raise ValueError(f"saturation must be in (0, 1], got {saturation}")
     copy = net.copy()
     X2, _ = check_X(X, net.n_in, net.dtype)
+    loss = _losses.get(loss)
     value = None
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if y is None:
             copy.forward(X2)
         else:
-            loss = _losses.get(loss)
             loss.check_output(copy.layers[-1].activation)
             y2 = check_y(y, X2.shape[0], net.n_out, net.dtype,
                          labels=isinstance(loss, _losses.CrossEntropy))
             value = copy._loss_and_grad(X2, y2, loss)
-    return Diagnosis(_health(copy, saturation, with_grads=y is not None), value,
+    return Diagnosis(_health(copy, saturation, with_grads=y is not None, fused=loss.fused), value,
                      _first_nonfinite(copy, backward=y is not None, loss=value))
 
 
@@ -274,7 +277,9 @@ class Monitor(Callback):
             layers, where = d.layers, d.first_nonfinite
         else:
             with np.errstate(all="ignore"):
-                layers = _health(net, self.saturation, with_grads=True)
+                trained = getattr(getattr(net, "train_state", None), "loss", None)
+                fused = isinstance(trained, _losses.Loss) and trained.fused
+                layers = _health(net, self.saturation, with_grads=True, fused=fused)
                 bad_loss = loss_value if loss_value is not None else None
                 where = _first_nonfinite(net, loss=bad_loss)
         return {"epoch": int(epoch), "loss": None if loss_value is None else float(loss_value),
