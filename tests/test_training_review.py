@@ -123,3 +123,19 @@ def test_schedule_function_with_a_default_argument_is_a_function_of_the_epoch():
     assert [f(e, 0.1) for e in range(3)] == [0.3, 0.15, 0.075]
     g = mlp.schedules.get(lambda epoch, lr0: lr0 * 0.5 ** epoch)      # two needed: lr0 given
     assert [g(e, 0.1) for e in range(3)] == [0.1, 0.05, 0.025]
+
+
+@pytest.mark.parametrize("make", [lambda: mlp.optimizers.SGD(0.1, momentum=0.9), mlp.optimizers.Adam])
+def test_an_optimiser_with_state_for_another_network_is_refused(make):
+    # SGD raised NumPy's broadcast error; Adam silently dropped its moments but kept t
+    X, y = data()
+    opt = make()
+    quiet_fit(classifier(), X, y, optimizer=opt, epochs=1)
+    other = mlp.Network.from_sizes([3, 7, 2], hidden="tanh", output="softmax", seed=1)
+    before = other.params.copy()
+    with pytest.raises(ValueError, match="optimiser holds state .* for 32 parameters, the network has 44"):
+        quiet_fit(other, X, y, optimizer=opt, epochs=1)
+    np.testing.assert_array_equal(other.params, before)
+    opt.reset_state()
+    quiet_fit(other, X, y, optimizer=opt, epochs=1)        # after reset_state() it trains
+    assert opt.t == 1

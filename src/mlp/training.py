@@ -544,6 +544,11 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
         optimizer is state.optimizer
         or (isinstance(optimizer, str) and optimizer == state.optimizer.name))
     opt = state.optimizer if same_opt else _optimizers.get(optimizer)
+    for name in opt._buffers:            # an instance that already trained a network of another size
+        buf = getattr(opt, name)
+        if buf is not None and buf.shape != net.params.shape:
+            raise ValueError(f"the optimiser holds state ({name}) for {buf.size} parameters, the network "
+                             f"has {net.n_params}: pass a new optimiser, or call its reset_state() first")
     if lr is not None:
         opt.lr = _nonneg("lr", lr)
     if not same_opt or lr is not None or state.lr0 is None:
