@@ -93,3 +93,33 @@ def test_diagnose_does_not_flag_a_confident_sigmoid_output_under_cross_entropy()
     assert d.layers[1].flags == [] and d.ok
     # under MSE σ′ does damp the gradient: there the flag stays
     assert "1/1 saturated" in mlp.diagnose(net, X, y, "mse").layers[1].flags
+
+
+def test_teaching_functions_refuse_bad_input_with_one_clear_error():
+    from mlp.exercises import check_activation, check_layer
+    X, _ = mlp.datasets.xor()
+    with pytest.raises(TypeError, match="Network"):           # was AttributeError: 'str' … 'copy'
+        mlp.diagnose("net", X)
+    with pytest.raises(TypeError, match="saturation"):        # True was taken as 1
+        mlp.diagnose(_net([2, 2, 1]), X, saturation=True)
+    # z = [] was NumPy's "zero-size array" error; a NaN point made the check pass vacuously
+    with pytest.raises(ValueError, match="z must be"):
+        check_activation(np.tanh, z=[])
+    with pytest.raises(ValueError, match="z must be"):
+        check_activation(np.tanh, lambda z: 1 - np.tanh(z) ** 2, z=[np.nan, 1.0])
+    with pytest.raises(ValueError, match="tol"):               # tol=-1 passed with no check at all
+        check_activation(np.tanh, tol=-1)
+    with pytest.raises(ValueError, match="n "):               # n=0 "passed" on 0 entries
+        check_layer(mlp.Dense, n=0)
+
+
+def test_symbolic_refuses_bad_input_with_one_clear_error():
+    pytest.importorskip("sympy")
+    from mlp import symbolic
+    net = _net([2, 2, 2])
+    with pytest.raises(TypeError, match="Network"):           # was AttributeError: n_params
+        symbolic.expression("net")
+    with pytest.raises(TypeError, match="output"):            # True silently meant output 1
+        symbolic.derivative(net, "w1", output=True)
+    with pytest.raises(TypeError, match="SymPy expression"):  # was AttributeError: 'replace'
+        symbolic.evaluate(None, net)

@@ -211,6 +211,11 @@ def diagnose(net, X, y=None, loss="mse", *, saturation: float = 0.9) -> Diagnosi
     >>> d.layers[0].dead, d.layers[0].flags
     (1.0, ['2/2 dead', 'vanishing gradient'])
     """
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"diagnose needs a mlp.Network, got {type(net).__name__}")
+    if isinstance(saturation, bool) or not isinstance(saturation, (int, float, np.integer, np.floating)):
+        raise TypeError(f"saturation must be a number in (0, 1], got {saturation!r}")
     if not 0 < saturation <= 1:
         raise ValueError(f"saturation must be in (0, 1], got {saturation}")
     copy = net.copy()

@@ -130,6 +130,15 @@ def _call_elementwise(fn, z, notes, label):
     return np.array([float(fn(float(v))) for v in z])
 
 
+def _check_positive(**values) -> None:
+    """tol and eps must be finite numbers > 0 (a negative tol matched no reference and
+    passed vacuously)."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+
+
 def _auto_reference(values, z, tol):
     """The registered element-wise activation equal to ``values`` on ``z``, if any."""
     best, best_err = None, np.inf
@@ -176,7 +185,10 @@ def check_activation(fn, derivative=None, *, reference=None, z=None, tol: float 
     >>> print(report.check("σ′(z) vs relu′").mismatches[0])
     σ′(z) at z = 0: got 1, expected 0 (off by 1)
     """
+    _check_positive(tol=tol, eps=eps)
     z = Z_POINTS.copy() if z is None else np.asarray(z, dtype=np.float64).ravel()
+    if z.size == 0 or not np.all(np.isfinite(z)):
+        raise ValueError(f"z must be non-empty and finite (the points to check), got {z}")
     if not callable(fn) or (derivative is not None and not callable(derivative)):
         raise TypeError("check_activation needs callables: fn(z) and derivative(z)")
     report = ExerciseReport("activation")
@@ -276,6 +288,9 @@ def check_layer(layer_cls, activation=None, *, n_in: int = 3, n_out: int = 2, n:
     >>> [c.name for c in report.checks if not c.passed]
     ['db vs mlp.Dense', 'db vs finite differences']
     """
+    _check_positive(tol=tol, eps=eps)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n (the number of examples) must be an int ≥ 1, got {n!r}")
     if not callable(layer_cls):
         raise TypeError("check_layer needs a layer class (or a function making a layer)")
     rng = np.random.default_rng(seed)

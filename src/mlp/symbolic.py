@@ -145,6 +145,11 @@ def _functions(net, sigma: str) -> dict:
 
 
 def _check_size(net, max_params: int) -> None:
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"mlp.symbolic needs a mlp.Network, got {type(net).__name__}")
+    if isinstance(max_params, bool) or not isinstance(max_params, (int, np.integer)):
+        raise TypeError(f"max_params must be an int, got {max_params!r}")
     if net.n_params > max_params:
         raise ValueError(f"the network has {net.n_params} parameters; symbolic expressions are "
                          f"meant for small networks (at most max_params={max_params})")
@@ -248,6 +253,8 @@ def derivative(net, name: str, *, output: int | None = None, sigma: str = "auto"
     p = _symbol(net, name)
     y_hat = _forward(net, input_symbols(net), sigma)[1][-1]
     if output is not None:
+        if isinstance(output, bool) or not isinstance(output, (int, np.integer)):
+            raise TypeError(f"output must be an int in 0..{net.n_out - 1}, got {output!r}")
         if not 0 <= output < net.n_out:
             raise ValueError(f"output must be in 0..{net.n_out - 1}, got {output}")
         return y_hat[output].diff(p)
@@ -458,6 +465,9 @@ def evaluate(expr, net, X=None, y=None):
     float, or ndarray: shape (n,) for a batch; a Matrix gives (n_out,) or (n, n_out).
     """
     sp = _sympy()
+    if not isinstance(expr, (sp.Basic, sp.MatrixBase, int, float, str)):
+        raise TypeError(f"evaluate takes a SymPy expression from mlp.symbolic, e.g. "
+                        f"derivative(net, 'w1'); got {type(expr).__name__}")
     if isinstance(expr, sp.MatrixBase):
         parts = [evaluate(e, net, X, y) for e in expr]
         return np.stack(parts, axis=-1) if np.ndim(parts[0]) else np.array(parts)
