@@ -261,3 +261,16 @@ def test_a_fit_without_early_stopping_ends_the_watch():
     h = _es_fit(net, 3)
     assert net.train_state.early_stopping["stopped_epoch"] is None
     assert net.train_state.early_stopping["best_epoch"] > len(h) - 3
+
+
+def test_early_stopping_on_val_loss_without_validation_data_warns_once():
+    # Keras warns that the monitored metric is not available; silently never stopping is a trap
+    X, y = mlp.datasets.xor()
+    net = mlp.Network.from_sizes([2, 3, 1], hidden="tanh", seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.fit(X, y, epochs=4, callbacks=[mlp.callbacks.EarlyStopping(monitor="val_loss", patience=1)])
+    said = [w for w in caught if "will not stop training" in str(w.message)]
+    assert len(said) == 1 and issubclass(said[0].category, mlp.TrainingWarning)
+    assert "'val_loss'" in str(said[0].message)
+    assert len(net.history.loss) == 4

@@ -27,6 +27,7 @@ import math
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 
@@ -121,6 +122,7 @@ class EarlyStopping(Callback):
     def on_train_begin(self, history):
         self.best, self.best_epoch, self.wait = math.nan, None, 0
         self.best_params, self.stopped_epoch = None, None
+        self._warned = False
 
     def _watch(self, history) -> str:
         if self.monitor != "auto":
@@ -133,6 +135,12 @@ class EarlyStopping(Callback):
         name = self._watch(history)
         value = _monitored(history, name)
         if value is None:
+            if not getattr(self, "_warned", False):      # Keras warns too; once per fit
+                from .training import TrainingWarning
+                self._warned = True
+                warnings.warn(f"EarlyStopping watches {name!r}, which this fit does not record "
+                              "(no validation data?): it will not stop training", TrainingWarning,
+                              stacklevel=2)
             return None
         sign = -1.0 if "acc" in name else 1.0          # accuracies improve upwards
         if math.isnan(self.best) or sign * (self.best - value) > self.min_delta:
