@@ -122,9 +122,10 @@ def test_fit_feeds_reduce_on_plateau():
     X, y = mlp.datasets.xor()
     net = mlp.Network.from_sizes([2, 3, 1], hidden="tanh", seed=0)
     # lr = 1e-12: the loss does not move by the 1e-4 threshold, so every epoch after the
-    # first is bad; with patience 1 the rate halves after epochs 3 and 5
+    # first is bad; with patience 1 the rate halves after epochs 3 and 5 (eps=0: changes this
+    # small count; the default eps=1e-8 skips them, as torch's does)
     h = net.fit(X, y, optimizer="sgd", lr=1e-12, epochs=6,
-                schedule=ReduceOnPlateau(factor=0.5, patience=1))
+                schedule=ReduceOnPlateau(factor=0.5, patience=1, eps=0))
     np.testing.assert_allclose(h.lr, [1e-12, 1e-12, 1e-12, 5e-13, 5e-13, 2.5e-13])
 
 
@@ -147,3 +148,23 @@ def test_fit_warns_when_a_kept_cosine_has_run_out():
         h = net.fit(X, y, optimizer="sgd", epochs=3, schedule=Cosine(11))
     assert all(lr > 0 for lr in h.lr[-3:])
     assert not np.array_equal(net.params, before)
+
+
+def test_reduce_on_plateau_skips_reductions_of_eps_or_less_as_torch():
+    # η₀ = 1e-7, factor 0.1, patience 0, the same loss every epoch: the first epoch sets the
+    # best, the second is bad: 1e-7 → 1e-8 (a change of 9e-8 > eps); then 1e-8 → 1e-9 would
+    # change η by 9e-9 ≤ 1e-8: skipped, η stays 1e-8
+    sched = ReduceOnPlateau(factor=0.1, patience=0)
+    lrs = []
+    for _ in range(5):
+        lrs.append(sched(0, 1e-7))
+        sched.on_epoch_end(1.0, 1e-7)
+    np.testing.assert_allclose(lrs, [1e-7, 1e-7, 1e-8, 1e-8, 1e-8], rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-7)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0)
+    theirs = []
+    for _ in range(5):
+        theirs.append(opt.param_groups[0]["lr"])
+        ref.step(1.0)
+    np.testing.assert_allclose(lrs, theirs, rtol=1e-12)

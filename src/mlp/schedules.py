@@ -162,9 +162,10 @@ class ReduceOnPlateau(Schedule):
     (``torch.optim.lr_scheduler.ReduceLROnPlateau``, mode "min", relative threshold).
 
     An epoch improves when ``loss < best · (1 − threshold)``. After ``patience``
-    epochs without improvement η ← max(η · factor, min_lr), followed by
-    ``cooldown`` epochs in which nothing is counted. ``fit`` feeds it the
-    validation loss when there is validation data, else the training loss.
+    epochs without improvement η ← max(η · factor, min_lr) — skipped, as in torch,
+    when that changes η by ``eps`` or less — followed by ``cooldown`` epochs in
+    which nothing is counted. ``fit`` feeds it the validation loss when there is
+    validation data, else the training loss.
 
     Parameters
     ----------
@@ -173,14 +174,16 @@ class ReduceOnPlateau(Schedule):
     threshold : float, default 1e-4
     cooldown : int, default 0
     min_lr : float, default 0
+    eps : float, default 1e-8
+        Smallest change of η that a reduction makes (torch's ``eps``); 0 always reduces.
     """
 
     name = "plateau"
-    _fields = ("factor", "patience", "threshold", "cooldown", "min_lr",
+    _fields = ("factor", "patience", "threshold", "cooldown", "min_lr", "eps",
                "scale", "best", "bad_epochs", "cooldown_left")
 
     def __init__(self, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
-                 cooldown: int = 0, min_lr: float = 0.0):
+                 cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8):
         self.factor = _positive("factor", factor)
         if self.factor >= 1:
             raise ValueError(f"factor must be < 1, got {factor!r}")
@@ -190,6 +193,7 @@ class ReduceOnPlateau(Schedule):
         self.patience, self.cooldown = patience, cooldown
         self.threshold = _positive("threshold", threshold, allow_zero=True)
         self.min_lr = _positive("min_lr", min_lr, allow_zero=True)
+        self.eps = _positive("eps", eps, allow_zero=True)
         self.scale = 1.0            # product of the reductions so far: η = max(η₀ · scale, min_lr)
         self.best = math.inf
         self.bad_epochs = 0
@@ -198,7 +202,8 @@ class ReduceOnPlateau(Schedule):
     def __call__(self, epoch, lr0):
         return max(lr0 * self.scale, self.min_lr)
 
-    def on_epoch_end(self, value):
+    def on_epoch_end(self, value, lr0=None):
+        """Count the epoch's ``value``; ``lr0`` (η₀, as ``fit`` passes it) lets ``eps`` apply."""
         if value < self.best * (1 - self.threshold):
             self.best, self.bad_epochs = value, 0
         else:
@@ -207,7 +212,8 @@ class ReduceOnPlateau(Schedule):
             self.cooldown_left -= 1
             self.bad_epochs = 0
         if self.bad_epochs > self.patience:
-            self.scale *= self.factor
+            if lr0 is None or self(0, lr0) - max(lr0 * self.scale * self.factor, self.min_lr) > self.eps:
+                self.scale *= self.factor
             self.cooldown_left, self.bad_epochs = self.cooldown, 0
 
 

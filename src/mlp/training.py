@@ -696,7 +696,7 @@ def fit(net, X, y, *, loss="auto", optimizer="adam", lr=None, epochs="auto", bat
                 history._append(loss=epoch_loss, val_loss=val_loss, lr=lr_used,
                                 seconds=time.perf_counter() - t0, metrics=metrics)
                 if isinstance(sched, _schedules.ReduceOnPlateau):
-                    sched.on_epoch_end(epoch_loss if val_loss is None else val_loss)
+                    sched.on_epoch_end(epoch_loss if val_loss is None else val_loss, state.lr0)
                 if bar is not None:
                     post = {"loss": f"{epoch_loss:.4g}"}
                     if val_loss is not None:
