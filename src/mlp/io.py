@@ -675,8 +675,9 @@ def _build(tensors: dict, meta: dict, path) -> Network:
             raise _bad(path, "classes must be a list of strings or numbers")
         if len(classes) != _n_classes_expected(net):
             raise _bad(path, f"{len(classes)} class labels for a network with {net.n_out} output(s)")
-        if _repeated(classes):
-            raise _bad(path, f"class labels must be distinct; repeated: {_repeated(classes)}")
+        repeated = _repeated(classes)
+        if repeated:
+            raise _bad(path, f"class labels must be distinct; repeated: {repeated}")
         net.classes_ = classes
     net.scaler = None
     if has_scaler:
