@@ -26,6 +26,15 @@ def as_array(a, what: str) -> np.ndarray:
     return arr
 
 
+def as_floats(a, what: str) -> np.ndarray:
+    """``a`` as a float array: a list, or integers (which ``astype(z.dtype)`` would truncate),
+    become float64; text and complex numbers raise ``TypeError`` (``as_array``)."""
+    if type(a) is np.ndarray and a.dtype.kind == "f":
+        return a
+    a = as_array(a, what)
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
 def assign(target: np.ndarray, value, what: str) -> None:
     """Copy ``value`` into the parameter (or gradient) view ``target``, refusing what would not fit.
 

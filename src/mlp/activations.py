@@ -23,18 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Registry
+from ._validation import as_floats
 
 ACTIVATIONS = Registry("activation")
-
-
-def _floats(z) -> np.ndarray:
-    """z as a float array: a list, or integers (where sigmoid's ``astype(z.dtype)`` would
-    truncate every value to 0), become float64; text and complex numbers raise ``TypeError``."""
-    if type(z) is np.ndarray and z.dtype.kind == "f":
-        return z
-    from ._validation import as_array
-    z = as_array(z, "z")
-    return z if z.dtype.kind == "f" else z.astype(np.float64)
 
 
 class Activation:
@@ -73,11 +64,11 @@ class Identity(Activation):
     name = "identity"
 
     def __call__(self, z):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return z
 
     def derivative(self, z, h=None):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return np.ones_like(z)
 
     def backward(self, z, h, grad_h):
@@ -90,11 +81,11 @@ class ReLU(Activation):
     name = "relu"
 
     def __call__(self, z):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return np.maximum(z, 0)
 
     def derivative(self, z, h=None):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return (z > 0).astype(z.dtype)
 
     def backward(self, z, h, grad_h):
@@ -113,11 +104,11 @@ class LeakyReLU(Activation):
         self.negative_slope = float(negative_slope)
 
     def __call__(self, z):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return np.where(z > 0, z, z * self.negative_slope).astype(z.dtype, copy=False)
 
     def derivative(self, z, h=None):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return np.where(z > 0, 1.0, self.negative_slope).astype(z.dtype, copy=False)
 
 
@@ -130,12 +121,12 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def __call__(self, z):
-        z = _floats(z)
+        z = as_floats(z, "z")
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
 
     def derivative(self, z, h=None):
-        z = _floats(z)
+        z = as_floats(z, "z")
         s = self(z) if h is None else h
         return s * (1 - s)
 
@@ -146,11 +137,11 @@ class Tanh(Activation):
     name = "tanh"
 
     def __call__(self, z):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return np.tanh(z)
 
     def derivative(self, z, h=None):
-        z = _floats(z)
+        z = as_floats(z, "z")
         t = np.tanh(z) if h is None else h
         return 1 - t * t
 
@@ -161,11 +152,11 @@ class Softplus(Activation):
     name = "softplus"
 
     def __call__(self, z):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
     def derivative(self, z, h=None):
-        z = _floats(z)
+        z = as_floats(z, "z")
         return SIGMOID(z)
 
 
@@ -181,13 +172,13 @@ class Softmax(Activation):
     elementwise = False
 
     def __call__(self, z):
-        z = _floats(z)
+        z = as_floats(z, "z")
         shifted = z - z.max(axis=-1, keepdims=True)   # stable: the largest exponent is 0
         e = np.exp(shifted)
         return e / e.sum(axis=-1, keepdims=True)
 
     def derivative(self, z, h=None):
-        z = _floats(z)
+        z = as_floats(z, "z")
         raise ValueError("softmax is not element-wise: use backward() (its Jacobian is diag(p) − p pᵀ)")
 
     def backward(self, z, h, grad_h):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Registry
+from ._validation import as_floats
 from .activations import SIGMOID, Activation, Sigmoid, Softmax, Softplus
 
 LOSSES = Registry("loss")
@@ -41,16 +42,10 @@ def _weighted(per_example: np.ndarray, sample_weight: np.ndarray | None) -> np.n
     return per_example * sample_weight.reshape((-1,) + (1,) * (per_example.ndim - 1))
 
 
-def _floats(a) -> np.ndarray:
-    """``a`` as an array of floats (outputs given as lists or integers)."""
-    a = np.asarray(a)
-    return a if a.dtype.kind == "f" else a.astype(np.float64)
-
-
 def _same_shape(y_hat, y, loss: str) -> tuple[np.ndarray, np.ndarray]:
     """ŷ (as floats) and y as arrays of one shape; NumPy would broadcast (n, 1) against (n,)
     to (n, n) and give a wrong number. ``Network.loss_and_grad`` reshapes targets for you."""
-    y_hat, y = _floats(y_hat), np.asarray(y)
+    y_hat, y = as_floats(y_hat, "ŷ"), np.asarray(y)
     if y.shape != y_hat.shape:
         raise ValueError(f"{loss}: y has shape {y.shape} but ŷ has shape {y_hat.shape}; "
                          "they must be equal")
@@ -162,7 +157,7 @@ class CrossEntropy(Loss):
 
     def value_and_delta(self, z, y, sample_weight=None):
         """Loss and ∂loss/∂z from the logits ``z`` of shape (n, n_out), computed fused."""
-        z = _floats(z)
+        z = as_floats(z, "z")
         log_p = z - _logsumexp(z)[:, None]
         t = self._targets(z, y)
         per_example = _weighted(-(t * log_p).sum(axis=1), sample_weight)
@@ -172,7 +167,7 @@ class CrossEntropy(Loss):
 
     def value(self, p, y, sample_weight=None) -> float:
         """Loss from probabilities ``p`` (clipped away from 0 to stay finite)."""
-        p = _floats(p)
+        p = as_floats(p, "p")
         t = self._targets(p, y)
         tiny = np.finfo(p.dtype).tiny
         per_example = _weighted(-(t * np.log(np.maximum(p, tiny))).sum(axis=1), sample_weight)
