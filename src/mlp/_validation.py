@@ -26,6 +26,21 @@ def as_array(a, what: str) -> np.ndarray:
     return arr
 
 
+def check_network(net, who: str) -> None:
+    """``TypeError`` naming ``who`` unless ``net`` is a ``mlp.Network``."""
+    from .network import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"{who} needs a mlp.Network, got {type(net).__name__}")
+
+
+def check_positive(**values) -> None:
+    """Each value a finite real number > 0 (not a bool), else ``ValueError`` naming it."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+
+
 def as_floats(a, what: str) -> np.ndarray:
     """``a`` as a float array: a list, or integers (which ``astype(z.dtype)`` would truncate),
     become float64; text and complex numbers raise ``TypeError`` (``as_array``)."""

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ._validation import check_X, check_y
+from ._validation import check_network, check_X, check_y
 from .activations import Identity
 from .layers import Dense
 
@@ -39,9 +39,7 @@ def collapse(net) -> Dense:
     >>> np.allclose(layer.W, net.layers[1].W @ net.layers[0].W)
     True
     """
-    from .network import Network
-    if not isinstance(net, Network):
-        raise TypeError(f"collapse needs a mlp.Network, got {type(net).__name__}")
+    check_network(net, "collapse")
     for i, layer in enumerate(net.layers[:-1]):
         if not isinstance(layer.activation, Identity):
             raise ValueError(

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import losses as _losses
-from ._validation import check_X, check_y
+from ._validation import check_network, check_X, check_y
 from .activations import ReLU, Sigmoid, Tanh
 from .callbacks import Callback
 
@@ -211,9 +211,7 @@ def diagnose(net, X, y=None, loss="mse", *, saturation: float = 0.9) -> Diagnosi
     >>> d.layers[0].dead, d.layers[0].flags
     (1.0, ['2/2 dead', 'vanishing gradient'])
     """
-    from .network import Network
-    if not isinstance(net, Network):
-        raise TypeError(f"diagnose needs a mlp.Network, got {type(net).__name__}")
+    check_network(net, "diagnose")
     if isinstance(saturation, bool) or not isinstance(saturation, (int, float, np.integer, np.floating)):
         raise TypeError(f"saturation must be a number in (0, 1], got {saturation!r}")
     if not 0 < saturation <= 1:

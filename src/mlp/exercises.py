@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import activations as _activations
+from ._validation import check_positive
 from .layers import Dense
 
 Z_POINTS = np.array([-5.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0, 2.0, 5.0])
@@ -130,15 +131,6 @@ def _call_elementwise(fn, z, notes, label):
     return np.array([float(fn(float(v))) for v in z])
 
 
-def _check_positive(**values) -> None:
-    """tol and eps must be finite numbers > 0 (a negative tol matched no reference and
-    passed vacuously)."""
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not (np.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-
-
 def _auto_reference(values, z, tol):
     """The registered element-wise activation equal to ``values`` on ``z``, if any."""
     best, best_err = None, np.inf
@@ -185,7 +177,7 @@ def check_activation(fn, derivative=None, *, reference=None, z=None, tol: float 
     >>> print(report.check("σ′(z) vs relu′").mismatches[0])
     σ′(z) at z = 0: got 1, expected 0 (off by 1)
     """
-    _check_positive(tol=tol, eps=eps)
+    check_positive(tol=tol, eps=eps)
     z = Z_POINTS.copy() if z is None else np.asarray(z, dtype=np.float64).ravel()
     if z.size == 0 or not np.all(np.isfinite(z)):
         raise ValueError(f"z must be non-empty and finite (the points to check), got {z}")
@@ -288,7 +280,7 @@ def check_layer(layer_cls, activation=None, *, n_in: int = 3, n_out: int = 2, n:
     >>> [c.name for c in report.checks if not c.passed]
     ['db vs mlp.Dense', 'db vs finite differences']
     """
-    _check_positive(tol=tol, eps=eps)
+    check_positive(tol=tol, eps=eps)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n (the number of examples) must be an int ≥ 1, got {n!r}")
     if not callable(layer_cls):

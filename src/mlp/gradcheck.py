@@ -14,14 +14,12 @@ error. Checks near a ReLU kink (z = 0 within 2ε) can legitimately fail.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import losses as _losses
-from ._validation import check_X, check_y
-from .network import Network
+from ._validation import check_network, check_positive, check_X, check_y
 
 
 @dataclass
@@ -100,11 +98,8 @@ def gradcheck(net, X, y, loss="mse", *, eps: float = 1e-5, sample_weight=None) -
     >>> mlp.gradcheck(net, X, y, "mse").max_rel_error < 1e-6
     True
     """
-    if not isinstance(net, Network):
-        raise TypeError(f"gradcheck needs a mlp.Network, got {type(net).__name__}")
-    if (isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating))
-            or not (math.isfinite(eps) and eps > 0)):
-        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
+    check_network(net, "gradcheck")
+    check_positive(eps=eps)
     loss = _losses.get(loss)
     net64 = net.copy(dtype=np.float64)
     X64, _ = check_X(X, net64.n_in, np.float64)

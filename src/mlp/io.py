@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from . import activations as _activations
+from ._validation import check_network
 from .layers import Dense
 from .network import Network
 
@@ -472,8 +473,7 @@ def save(net, path, *, history=None, classes=None, scaler=None, metadata=None,
     """
     from . import __version__
 
-    if not isinstance(net, Network):
-        raise TypeError(f"save() needs a mlp.Network, got {type(net).__name__}")
+    check_network(net, "save()")
     _check_path(path)
     if not np.isfinite(net.params).all():       # load refuses such a file: never replace a good one
         raise ValueError("the network's parameters contain NaN or infinite values; mlp.load would "

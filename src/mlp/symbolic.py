@@ -28,7 +28,7 @@ import functools
 import numpy as np
 
 from . import losses as _losses
-from ._validation import check_X, check_y
+from ._validation import check_network, check_X, check_y
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 
 MAX_PARAMS = 64
@@ -145,9 +145,7 @@ def _functions(net, sigma: str) -> dict:
 
 
 def _check_size(net, max_params: int) -> None:
-    from .network import Network
-    if not isinstance(net, Network):
-        raise TypeError(f"mlp.symbolic needs a mlp.Network, got {type(net).__name__}")
+    check_network(net, "mlp.symbolic")
     if isinstance(max_params, bool) or not isinstance(max_params, (int, np.integer)):
         raise TypeError(f"max_params must be an int, got {max_params!r}")
     if net.n_params > max_params:
