@@ -19,6 +19,7 @@ from . import (  # plots/symbolic: lazy extras
     training,
 )
 from ._fast import fast_paths
+from ._version import __version__
 from .activations import Activation
 from .collapse import collapse, linear_baseline
 from .diagnostics import diagnose
@@ -29,8 +30,6 @@ from .layers import Dense
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from .network import LayerTrace, Network, ParamTrace, Trace
 from .training import History, TrainingDiverged, TrainingWarning
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Activation", "BinaryCrossEntropy", "CrossEntropy", "Dense", "GradCheck", "LayerTrace",

@@ -31,6 +31,8 @@ import warnings
 
 import numpy as np
 
+from ._model_file import save
+
 
 class Callback:
     """Base class of callbacks; every method does nothing unless overridden.
@@ -224,11 +226,6 @@ class Checkpoint(Callback):
             self.target(self.network, history)
             self.saved.append(epoch)
             return None
-        try:
-            from .io import save
-        except ImportError as exc:
-            raise ImportError("Checkpoint to a file needs mlp.save (the mlp.io module); "
-                              "pass a function f(net, history) instead") from exc
         path = _fill_path(os.fspath(self.target), epoch, history)
         save(self.network, path, history=history, train_state=self.network.train_state)
         self.saved.append(path)

@@ -50,6 +50,7 @@ import warnings
 import numpy as np
 
 from . import activations as _act
+from .io import load
 from .layers import Dense
 from .network import Network
 
@@ -593,8 +594,6 @@ def export(model, out, format: str = "onnx") -> Network:
     if isinstance(model, Network):
         net = model
     else:
-        from .io import load
-
         net = load(model)
     scaler = getattr(net, "scaler", None)
     classes = getattr(net, "classes_", None)
