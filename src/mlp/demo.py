@@ -10,6 +10,7 @@ from . import datasets
 from .collapse import collapse, linear_baseline
 from .layers import Dense
 from .network import Network
+from .xor_story import run as xor_story
 
 
 def bias_exercise_net() -> Network:
@@ -89,7 +90,6 @@ def digits(print=print, seed: int = 0, progress: bool = True) -> float:
 def main(args=None) -> int:
     lecture()
     print()
-    from .xor_story import run as xor_story
     xor_story(getattr(args, "out", None) or "mlp-out/xor")   # the XOR story, figures in mlp-out/xor
     print()
     digits()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets
+from . import datasets, plots, symbolic
 from .collapse import collapse, linear_baseline
 from .diagnostics import diagnose
 from .gradcheck import gradcheck
@@ -69,6 +69,173 @@ def _gradient_descent(net, X, y, lr: float, epochs: int, every: int):
     return losses, snapshots
 
 
+class _Story:
+    """Where the story goes: the text (``print``), the figures (``out``) and the results."""
+
+    def __init__(self, out_dir, print, figures: bool, animation: bool):
+        self.X, self.y = datasets.xor()
+        self.out = Path(out_dir)
+        self.print = print
+        self.can_plot = figures and importlib.util.find_spec("matplotlib") is not None
+        self.animation = animation
+        self.written: list = []
+        self.result: dict = {"figures": self.written}
+
+    def section(self, title: str) -> None:
+        self.print()
+        self.print(f"== {title}")
+
+    def figure(self, name: str, make) -> None:
+        if not self.can_plot:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / name
+        make(path)
+        self.written.append(path)
+
+
+def _linear(story: _Story) -> None:
+    X, y, print = story.X, story.y, story.print
+    story.section("1. No line separates XOR: the best affine least-squares fit")
+    base = linear_baseline(X, y)
+    story.result["linear"] = base(X)[:, 0]
+    print(f"   ŷ = W x + b with W = {_row(base.W)}, b = {_row(base.b)}")
+    print(f"   predictions on (0,0), (0,1), (1,0), (1,1): {_row(story.result['linear'])}  — 0.5 everywhere")
+    story.figure("xor_linear.png", lambda p: plots.decision_boundary(
+        Network([base], dtype=np.float64), X, y, path=p, title="best linear model: ŷ = 0.5 everywhere"))
+
+
+def _hand_made(story: _Story) -> Network:
+    X, y, print = story.X, story.y, story.print
+    story.section("2. A hidden ReLU layer solves it (the lecture's hand-made weights)")
+    net = hand_made_net()
+    for line in net.summary(print=None).splitlines():
+        print("   " + line)
+    print()
+    print("   forward trace of x = (1, 0):")
+    for line in str(net.trace(X[2])).splitlines():
+        print("   " + line)
+    print()
+    story.result["hand_made"] = net(X)[:, 0]
+    for x, target in zip(X, y[:, 0]):
+        h = net.trace(x)[0].h
+        print(f"   x = ({x[0]:g}, {x[1]:g})  →  h = {_row(h)}  →  ŷ = {net(x)[0]:g}   (target {target:g})")
+    print("   (0,1) and (1,0) land on the same hidden point (0, 1): in the hidden space one line")
+    print("   −3 h1 + h2 = 0.5 separates the classes.")
+    story.figure("xor_hand_boundary.png", lambda p: plots.decision_boundary(
+        net, X, y, path=p, title="hand-made ReLU net"))
+    story.figure("xor_hidden_space.png", lambda p: plots.hidden_space(
+        net, X, y, path=p, title="hidden space: XOR is now linearly separable"))
+    story.figure("xor_network.png", lambda p: plots.network_diagram(net, path=p, title="the hand-made net"))
+    return net
+
+
+def _collapse(story: _Story, net: Network) -> None:
+    X, print = story.X, story.print
+    story.section("3. Without the ReLU the layers collapse to one affine map")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # the all-identity warning is the point here
+        linear = Network([Dense(2, 2), Dense(2, 1)], dtype=np.float64)
+    linear.params = net.params
+    one = collapse(linear)
+    story.result["collapsed"] = one(X)[:, 0]
+    print("   g(x) = W(2)(W(1) x + b(1)) + b(2) = (W(2) W(1)) x + W(2) b(1) + b(2)")
+    print(f"   W = W(2) W(1) = {_row(one.W)},  b = W(2) b(1) + b(2) = {_row(one.b)}")
+    print(f"   predictions: {_row(story.result['collapsed'])}  (same as the two layers: "
+          f"{np.allclose(linear(X), one(X))}) — not XOR")
+
+
+def _descent(story: _Story) -> list:
+    """Random starts until one solves XOR; the seeds that got stuck."""
+    X, y, print = story.X, story.y, story.print
+    story.section(f"4. Gradient descent from random weights (2-2-1 ReLU, lr = {LR}, {EPOCHS} epochs)")
+    print("   params ← params − lr · ∂f/∂params,  f = ½ Σ (ŷ − y)²")
+    failed = []
+    for seed in SEEDS:
+        candidate = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=seed, dtype=np.float64)
+        start = candidate.copy()
+        losses, snapshots = _gradient_descent(candidate, X, y, LR, EPOCHS, every=EPOCHS // 12)
+        if bool(np.all(np.abs(candidate(X) - y) < 0.1)):
+            _solved(story, candidate, seed, start, losses, snapshots)
+            break
+        health = diagnose(candidate, X, y)
+        dead = health.layers[0].dead or 0.0
+        why = f"{round(dead * 2)}/2 hidden ReLUs dead" if dead else "a local minimum"
+        print(f"   seed {seed}: stuck at f = {losses[-1]:.3g} ({why}) — try another random start")
+        failed.append(seed)
+    else:
+        print("   no random start solved XOR this time")
+        story.result["trained"], story.result["seed"] = None, None
+    story.result["failed_seeds"] = failed
+    return failed
+
+
+def _solved(story: _Story, trained: Network, seed: int, start: Network, losses, snapshots) -> None:
+    X, y, print = story.X, story.y, story.print
+    story.result["trained"], story.result["seed"] = trained(X)[:, 0], seed
+    for epoch in (1, 10, 100, EPOCHS):
+        print(f"   seed {seed}: epoch {epoch:>4}  f = {losses[epoch - 1]:.6f}")
+    print(f"   predictions: {_row(story.result['trained'])}")
+    W1, W2 = trained.layers[0].W, trained.layers[1].W
+    print(f"   learned W(1) = [{_row(W1[0])}, {_row(W1[1])}], b(1) = {_row(trained.layers[0].b)}, "
+          f"W(2) = [{_row(W2[0])}], b(2) = {_row(trained.layers[1].b)}")
+    hidden = plots.hidden_values(trained, X)
+    print("   its hidden points: " + ", ".join(_row(h) for h in hidden))
+    story.figure("xor_trained_boundary.png", lambda p: plots.decision_boundary(
+        trained, X, y, path=p, title=f"trained from random weights (seed {seed})"))
+    story.figure("xor_trained_hidden_space.png", lambda p: plots.hidden_space(
+        trained, X, y, path=p, title="hidden space of the trained net"))
+    story.figure("xor_loss.png", lambda p: plots.loss_curves(
+        losses, path=p, title="f = ½ Σ (ŷ − y)² per epoch"))
+    if story.animation and importlib.util.find_spec("PIL") is not None:
+        story.figure("xor_training.gif", lambda p: plots.training_animation(
+            start, X, y, snapshots, path=p, resolution=50, fps=6,
+            losses=[losses[0]] + [losses[e - 1] for e, _ in snapshots[1:]]))
+
+
+def _fit_from_stuck(story: _Story, failed: list) -> None:
+    X, y, print = story.X, story.y, story.print
+    story.result["fit_from_stuck"] = None
+    if not failed:
+        return
+    stuck = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=failed[0], dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # fit's advice on epochs is not the point here
+        history = stuck.fit(X, y, loss=MSE("half_sum"), optimizer="gd", lr=LR, epochs=EPOCHS,
+                            batch_size=len(X), seed=0, progress=False)
+    story.result["fit_from_stuck"] = stuck(X)[:, 0]
+    print(f"   net.fit(X, y, optimizer='gd', lr={LR}, epochs={EPOCHS}) from the stuck seed {failed[0]}: "
+          f"f = {history.loss[-1]:.3g}, predictions {_row(story.result['fit_from_stuck'])}")
+    print("   (fit revives a ReLU that is 0 on every example: new input weights, zero outgoing")
+    print("   weights — the function is unchanged, but the unit can learn again)")
+
+
+def _chain_rule(story: _Story, net: Network) -> None:
+    X, y, print = story.X, story.y, story.print
+    story.section("5. The chain rule, symbolically: ∂ŷ/∂w1")
+    check_net = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=1, dtype=np.float64)
+    check_net.layers[0].b[:] = [0.1, -0.2]         # every hidden unit active on some inputs
+    if importlib.util.find_spec("sympy") is None:
+        print("   (SymPy is not installed: pip install 'mlp[symbolic]')")
+        story.result["symbolic_error"] = None
+        return
+    print(f"   ŷ = {symbolic.expression(net)}")
+    d = symbolic.derivative(net, "w1")
+    print(f"   ∂ŷ/∂w1 = {d}")
+    print(f"          = {_cases(symbolic.piecewise(d))}   (σ = ReLU: σ′(z) = 0 if z ≤ 0, 1 if z > 0)")
+    print(f"   LaTeX: {symbolic.to_latex(d)}")
+    print(f"   ∂f/∂w1 = {symbolic.loss_derivative(net, 'w1')}")
+    print("   at random weights, on the four XOR examples:")
+    sym = symbolic.gradient(check_net, X, y, MSE("half_sum"))
+    check_net.loss_and_grad(X, y, MSE("half_sum"))
+    numeric = gradcheck(check_net, X, y, MSE("half_sum")).numeric
+    print("   parameter   symbolic      backprop      finite differences")
+    for name, s, b, n in zip(check_net.param_names(), sym, check_net.grads, numeric):
+        print(f"   {name:<9}  {s:+.8f}  {b:+.8f}  {n:+.8f}")
+    story.result["symbolic_error"] = float(np.max(np.abs(sym - check_net.grads)))
+    print(f"   max |symbolic − backprop| = {story.result['symbolic_error']:.1e}")
+
+
 def run(out_dir="mlp-out", print=builtins.print, *, figures: bool = True, animation: bool = True) -> dict:
     """Tell the XOR story: print each step, write the figures to ``out_dir``.
 
@@ -91,156 +258,17 @@ def run(out_dir="mlp-out", print=builtins.print, *, figures: bool = True, animat
         ``failed_seeds``, ``fit_from_stuck`` (``net.fit``'s predictions from the first
         failed start, or None), ``symbolic_error`` (max |symbolic − backprop| or None).
     """
-    X, y = datasets.xor()
-    out = Path(out_dir)
-    can_plot = figures and importlib.util.find_spec("matplotlib") is not None
-    can_algebra = importlib.util.find_spec("sympy") is not None
-    written: list = []
-    result: dict = {"figures": written}
-
-    def figure(name, make):
-        if not can_plot:
-            return
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / name
-        make(path)
-        written.append(path)
-
-    from . import plots
-
-    def section(title):
-        print()
-        print(f"== {title}")
-
+    story = _Story(out_dir, print, figures, animation)
     print("XOR: f(0,0) = 0, f(0,1) = 1, f(1,0) = 1, f(1,1) = 0")
-
-    # 1. ------------------------------------------------------------------------------------
-    section("1. No line separates XOR: the best affine least-squares fit")
-    base = linear_baseline(X, y)
-    result["linear"] = base(X)[:, 0]
-    print(f"   ŷ = W x + b with W = {_row(base.W)}, b = {_row(base.b)}")
-    print(f"   predictions on (0,0), (0,1), (1,0), (1,1): {_row(result['linear'])}  — 0.5 everywhere")
-    figure("xor_linear.png", lambda p: plots.decision_boundary(
-        Network([base], dtype=np.float64), X, y, path=p, title="best linear model: ŷ = 0.5 everywhere"))
-
-    # 2. ------------------------------------------------------------------------------------
-    section("2. A hidden ReLU layer solves it (the lecture's hand-made weights)")
-    net = hand_made_net()
-    for line in net.summary(print=None).splitlines():
-        print("   " + line)
-    print()
-    print("   forward trace of x = (1, 0):")
-    for line in str(net.trace(X[2])).splitlines():
-        print("   " + line)
-    print()
-    result["hand_made"] = net(X)[:, 0]
-    for x, target in zip(X, y[:, 0]):
-        h = net.trace(x)[0].h
-        print(f"   x = ({x[0]:g}, {x[1]:g})  →  h = {_row(h)}  →  ŷ = {net(x)[0]:g}   (target {target:g})")
-    print("   (0,1) and (1,0) land on the same hidden point (0, 1): in the hidden space one line")
-    print("   −3 h1 + h2 = 0.5 separates the classes.")
-    figure("xor_hand_boundary.png", lambda p: plots.decision_boundary(
-        net, X, y, path=p, title="hand-made ReLU net"))
-    figure("xor_hidden_space.png", lambda p: plots.hidden_space(
-        net, X, y, path=p, title="hidden space: XOR is now linearly separable"))
-    figure("xor_network.png", lambda p: plots.network_diagram(net, path=p, title="the hand-made net"))
-
-    # 3. ------------------------------------------------------------------------------------
-    section("3. Without the ReLU the layers collapse to one affine map")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")           # the all-identity warning is the point here
-        linear = Network([Dense(2, 2), Dense(2, 1)], dtype=np.float64)
-    linear.params = net.params
-    one = collapse(linear)
-    result["collapsed"] = one(X)[:, 0]
-    print("   g(x) = W(2)(W(1) x + b(1)) + b(2) = (W(2) W(1)) x + W(2) b(1) + b(2)")
-    print(f"   W = W(2) W(1) = {_row(one.W)},  b = W(2) b(1) + b(2) = {_row(one.b)}")
-    print(f"   predictions: {_row(result['collapsed'])}  (same as the two layers: "
-          f"{np.allclose(linear(X), one(X))}) — not XOR")
-
-    # 4. ------------------------------------------------------------------------------------
-    section(f"4. Gradient descent from random weights (2-2-1 ReLU, lr = {LR}, {EPOCHS} epochs)")
-    print("   params ← params − lr · ∂f/∂params,  f = ½ Σ (ŷ − y)²")
-    failed, trained = [], None
-    for seed in SEEDS:
-        candidate = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=seed, dtype=np.float64)
-        start = candidate.copy()
-        losses, snapshots = _gradient_descent(candidate, X, y, LR, EPOCHS, every=EPOCHS // 12)
-        solved = bool(np.all(np.abs(candidate(X) - y) < 0.1))
-        if solved:
-            trained, seed_used = candidate, seed
-            break
-        health = diagnose(candidate, X, y)
-        dead = health.layers[0].dead or 0.0
-        why = f"{round(dead * 2)}/2 hidden ReLUs dead" if dead else "a local minimum"
-        print(f"   seed {seed}: stuck at f = {losses[-1]:.3g} ({why}) — try another random start")
-        failed.append(seed)
-    result["failed_seeds"] = failed
-    if trained is None:
-        print("   no random start solved XOR this time")
-        result["trained"], result["seed"] = None, None
-    else:
-        result["trained"], result["seed"] = trained(X)[:, 0], seed_used
-        for epoch in (1, 10, 100, EPOCHS):
-            print(f"   seed {seed_used}: epoch {epoch:>4}  f = {losses[epoch - 1]:.6f}")
-        print(f"   predictions: {_row(result['trained'])}")
-        W1, W2 = trained.layers[0].W, trained.layers[1].W
-        print(f"   learned W(1) = [{_row(W1[0])}, {_row(W1[1])}], b(1) = {_row(trained.layers[0].b)}, "
-              f"W(2) = [{_row(W2[0])}], b(2) = {_row(trained.layers[1].b)}")
-        hidden = plots.hidden_values(trained, X)
-        print("   its hidden points: " + ", ".join(_row(h) for h in hidden))
-        figure("xor_trained_boundary.png", lambda p: plots.decision_boundary(
-            trained, X, y, path=p, title=f"trained from random weights (seed {seed_used})"))
-        figure("xor_trained_hidden_space.png", lambda p: plots.hidden_space(
-            trained, X, y, path=p, title="hidden space of the trained net"))
-        figure("xor_loss.png", lambda p: plots.loss_curves(
-            losses, path=p, title="f = ½ Σ (ŷ − y)² per epoch"))
-        if animation and importlib.util.find_spec("PIL") is not None:
-            figure("xor_training.gif", lambda p: plots.training_animation(
-                start, X, y, snapshots, path=p, resolution=50, fps=6,
-                losses=[losses[0]] + [losses[e - 1] for e, _ in snapshots[1:]]))
-
-    result["fit_from_stuck"] = None
-    if failed and hasattr(Network, "fit"):
-        stuck = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=failed[0], dtype=np.float64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")       # fit's advice on epochs is not the point here
-            history = stuck.fit(X, y, loss=MSE("half_sum"), optimizer="gd", lr=LR, epochs=EPOCHS,
-                                batch_size=len(X), seed=0, progress=False)
-        result["fit_from_stuck"] = stuck(X)[:, 0]
-        print(f"   net.fit(X, y, optimizer='gd', lr={LR}, epochs={EPOCHS}) from the stuck seed {failed[0]}: "
-              f"f = {history.loss[-1]:.3g}, predictions {_row(result['fit_from_stuck'])}")
-        print("   (fit revives a ReLU that is 0 on every example: new input weights, zero outgoing")
-        print("   weights — the function is unchanged, but the unit can learn again)")
-
-    # 5. ------------------------------------------------------------------------------------
-    section("5. The chain rule, symbolically: ∂ŷ/∂w1")
-    check_net = Network.from_sizes([2, 2, 1], hidden="relu", init="he", seed=1, dtype=np.float64)
-    check_net.layers[0].b[:] = [0.1, -0.2]         # every hidden unit active on some inputs
-    if not can_algebra:
-        print("   (SymPy is not installed: pip install 'mlp[symbolic]')")
-        result["symbolic_error"] = None
-    else:
-        from . import symbolic
-        print(f"   ŷ = {symbolic.expression(net)}")
-        d = symbolic.derivative(net, "w1")
-        print(f"   ∂ŷ/∂w1 = {d}")
-        print(f"          = {_cases(symbolic.piecewise(d))}   (σ = ReLU: σ′(z) = 0 if z ≤ 0, 1 if z > 0)")
-        print(f"   LaTeX: {symbolic.to_latex(d)}")
-        print(f"   ∂f/∂w1 = {symbolic.loss_derivative(net, 'w1')}")
-        print("   at random weights, on the four XOR examples:")
-        sym = symbolic.gradient(check_net, X, y, MSE("half_sum"))
-        check_net.loss_and_grad(X, y, MSE("half_sum"))
-        numeric = gradcheck(check_net, X, y, MSE("half_sum")).numeric
-        print("   parameter   symbolic      backprop      finite differences")
-        for name, s, b, n in zip(check_net.param_names(), sym, check_net.grads, numeric):
-            print(f"   {name:<9}  {s:+.8f}  {b:+.8f}  {n:+.8f}")
-        result["symbolic_error"] = float(np.max(np.abs(sym - check_net.grads)))
-        print(f"   max |symbolic − backprop| = {result['symbolic_error']:.1e}")
-
-    if written:
+    _linear(story)
+    net = _hand_made(story)
+    _collapse(story, net)
+    failed = _descent(story)
+    _fit_from_stuck(story, failed)
+    _chain_rule(story, net)
+    if story.written:
         print()
         print("Figures:")
-        for path in written:
+        for path in story.written:
             print(f"   {path}")
-    return result
+    return story.result

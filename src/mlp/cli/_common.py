@@ -1,0 +1,239 @@
+"""What every ``mlp`` command shares: the one-line error, printing, argument types, model files.
+
+The commands (one module each beside this one) import from here; this module
+imports only the library, never a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+
+import numpy as np
+
+from .. import io
+from ..data import align_classes, load_data
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+# What `mlp train` writes into a model's metadata (`mlp info` shows the others as they are).
+KNOWN_META = {"task", "loss", "data", "target", "feature_names", "n_examples", "n_train", "n_validation",
+              "optimizer", "lr", "batch_size", "seed", "validation_split", "scaled", "early_stopping",
+              "epochs", "seconds", "trained_at", "command", "final"}
+
+
+class CLIError(Exception):
+    """An error to report as one line, without a traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: ``mlp: error: … (see 'mlp train --help')``."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"mlp: error: {message} (see '{self.prog} --help')\n")
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        return f"{where}: {exc.strerror.lower()}" if where else exc.strerror
+    text = str(exc)
+    if isinstance(exc, KeyError) and exc.args:      # KeyError quotes its message
+        text = str(exc.args[0])
+    return text or type(exc).__name__
+
+
+def out(*parts, file=None) -> None:
+    print(*parts, file=file or sys.stdout, flush=True)
+
+
+def note(*parts) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def parse_hidden(text: str) -> list[int]:
+    text = text.strip()
+    if text.lower() in ("", "none", "0"):
+        return []
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise argparse.ArgumentTypeError(
+                f"--hidden takes layer widths like 64,32 (positive integers), got {text!r}")
+        sizes.append(int(part))
+    return sizes
+
+
+def parse_batch(text: str):
+    if text.strip().lower() in ("full", "none", "all"):
+        return "full"
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--batch-size must be a positive integer or 'full', got {text!r}")
+    return int(text)
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (value >= 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def seed(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
+    return int(text)
+
+
+def add_data_options(p) -> None:
+    """The options that pick and shape DATA (every command that reads data has them)."""
+    p.add_argument("--target", metavar="COLUMN",
+                   help="CSV column holding the target (default: the model's, or the last column)")
+    p.add_argument("--data-seed", type=seed, default=0, metavar="N",
+                   help="seed of generated built-in data sets (default 0)")
+    p.add_argument("--n", type=positive_int, metavar="N",
+                   help="number of examples of a generated data set (circles, moons, spirals, gaussians)")
+    p.add_argument("--noise", type=nonneg_float, metavar="SD", help="noise of a generated data set")
+
+
+# --------------------------------------------------------------------------- files and models
+
+
+def check_out_folder(path: str, what: str = "--out") -> None:
+    """Fail before any work if ``path`` cannot be written (the folder is missing or read-only)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CLIError(f"{what} {path}: is a folder; give a file name such as model.safetensors")
+    if not os.path.isdir(folder):
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise CLIError(f"{what} {path}: {folder} {problem}")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CLIError(f"{what} {path}: cannot write in {folder} ({describe_error(exc)})") from None
+
+
+def checkpoint_path(out_path: str) -> str:
+    root, ext = os.path.splitext(out_path)
+    return f"{root}.ckpt{ext or '.safetensors'}"
+
+
+def resume_command(argv: list[str], checkpoint: str) -> str:
+    """The ``mlp train …`` command line that continues from ``checkpoint``."""
+    args, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--resume":
+            skip = True
+            continue
+        if a.startswith("--resume="):
+            continue
+        args.append(a)
+    return shlex.join(["mlp", *args, "--resume", checkpoint])
+
+
+def load_model(path: str, *, checkpoint: bool = False):
+    if not os.path.exists(path):
+        raise CLIError(f"{path}: no such model file")
+    return io.load_checkpoint(path) if checkpoint else io.load(path)
+
+
+def model_loss(net) -> str:
+    loss = (net.metadata or {}).get("loss")
+    if isinstance(loss, str):
+        return loss
+    out_name = net.layers[-1].activation.name
+    return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(out_name, "mse") \
+        if net.classes_ is not None else "mse"
+
+
+def targets_for(loss: str, y, n_out: int, dtype):
+    """Class indices → the target array ``loss`` expects for a network with ``n_out`` outputs."""
+    if loss == "cross_entropy":
+        return y
+    if n_out == 1:
+        return y.astype(dtype).reshape(-1, 1)
+    onehot = np.zeros((y.shape[0], n_out), dtype=dtype)
+    onehot[np.arange(y.shape[0]), y] = 1
+    return onehot
+
+
+def model_inputs(net, data, source: str):
+    if data.n_features != net.n_in:
+        names = ", ".join(data.feature_names[:8]) + (" …" if data.n_features > 8 else "")
+        hint = " (if one of them is the target, name it with --target COLUMN)" \
+            if data.n_features == net.n_in + 1 else ""
+        raise CLIError(f"the model takes {net.n_in} input features but {source} has "
+                       f"{data.n_features} ({names}){hint}")
+    X = data.X
+    if net.scaler is not None:
+        X = net.scaler.transform(X)
+    return X.astype(net.dtype)
+
+
+def read_for_model(net, source: str, args, *, need_target: bool):
+    """DATA as the model expects it: its feature columns, width checked, scaled; labels on its classes."""
+    meta = net.metadata or {}
+    target = args.target if args.target is not None else meta.get("target")
+    task = meta.get("task") or ("classification" if net.classes_ is not None else "auto")
+    data = load_data(source, target=target, need_target=need_target,
+                     features=meta.get("feature_names"), task=task, seed=args.data_seed,
+                     n=args.n, noise=args.noise)
+    X = model_inputs(net, data, source)
+    if need_target and net.classes_ is not None and data.task == "classification":
+        align_classes(data, net.classes_, what=f"{source}: target")
+    return data, X

@@ -1,0 +1,476 @@
+"""``mlp train DATA``: train a network and save it; Ctrl-C saves a checkpoint that ``--resume`` continues.
+
+The run is set up in steps, each a function below: read the data (``_read``),
+build or resume the network (``_new_run`` / ``_resumed_run``), split off
+validation rows (``_split``), record what a resume needs (``_metadata``), turn
+that into ``fit`` arguments (``_fit_kwargs``), train under the Ctrl-C guard
+(``_fit``) and save (``_save``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shlex
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import activations, datasets, io, losses
+from .. import init as _init
+from .. import optimizers as _optimizers
+from ..callbacks import Callback, Checkpoint
+from ..data import StandardScaler, load_data
+from ..network import Network
+from ._common import (
+    EXIT_INTERRUPTED,
+    CLIError,
+    add_data_options,
+    check_out_folder,
+    checkpoint_path,
+    fmt,
+    fraction,
+    load_model,
+    model_loss,
+    nonneg_float,
+    note,
+    out,
+    parse_batch,
+    parse_hidden,
+    positive_float,
+    positive_int,
+    resume_command,
+    seed,
+    targets_for,
+)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a network on DATA and save it",
+                       description="Train a network on DATA and save it as a safetensors model file. "
+                                   "Inputs are standardised (stored in the model) unless --no-scale. "
+                                   "Ctrl-C saves a checkpoint that --resume continues exactly.")
+    p.add_argument("data", metavar="DATA", help="built-in name, .csv or .npz file")
+    add_data_options(p)
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="how to read the target (default: text or integers are classes, else regression)")
+    p.add_argument("--hidden", type=parse_hidden, metavar="SIZES",
+                   help="hidden layer widths, e.g. 64,32 (default 64; 'none' for no hidden layer)")
+    p.add_argument("--activation", default="relu", choices=activations.names(), metavar="NAME",
+                   help=f"hidden activation: {', '.join(activations.names())} (default relu)")
+    p.add_argument("--output-activation", choices=activations.names(), metavar="NAME",
+                   help="output activation (default: softmax for classes, sigmoid for two, identity "
+                        "for regression)")
+    p.add_argument("--loss", choices=losses.names(), metavar="NAME",
+                   help=f"{', '.join(losses.names())} (default: from the task)")
+    p.add_argument("--optimizer", metavar="NAME",
+                   help=f"{', '.join(_optimizers.names())} (default adam)")
+    p.add_argument("--lr", type=positive_float, metavar="RATE", help="learning rate (default: fit's)")
+    p.add_argument("--epochs", type=positive_int, metavar="N",
+                   help="total epochs (default: fit's); with --resume, training continues up to N")
+    p.add_argument("--batch-size", type=parse_batch, metavar="N",
+                   help="examples per step, or 'full' for full-batch gradient descent (default: fit's)")
+    p.add_argument("--validation-split", type=fraction, metavar="F",
+                   help="fraction held out for validation (default 0, or 0.1 with --early-stopping)")
+    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop when val_loss stops improving (with --resume: as the checkpoint's run)")
+    p.add_argument("--patience", type=positive_int, metavar="N",
+                   help="epochs without improvement to wait (default 10; with --resume: the checkpoint's)")
+    p.add_argument("--weight-decay", type=nonneg_float, metavar="L2", help="L2 penalty")
+    p.add_argument("--init", default="he", metavar="NAME", help="weight initialiser (default he)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--seed", type=seed, metavar="N", help="seed for initialisation, shuffling and the split")
+    p.add_argument("--no-scale", action="store_true", help="do not standardise the inputs")
+    p.add_argument("--out", default="model.safetensors", metavar="FILE",
+                   help="model file to write (default model.safetensors)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="also write a resumable checkpoint here at the end (and on Ctrl-C; default "
+                        "on Ctrl-C: OUT with .ckpt before the extension)")
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                   help="write the checkpoint every N epochs")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue training from a checkpoint (same DATA); bit-identical to not stopping")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print nothing on success (no progress, summary or warnings)")
+    p.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------- the output head
+
+
+def choose_head(task: str, n_classes: int, n_targets: int, loss: str | None, out_act: str | None):
+    """Loss, output activation and output width for the task (explicit choices win)."""
+    if loss is None:
+        if out_act == "softmax" and task == "classification":
+            loss = "cross_entropy"
+        elif task == "classification" and n_classes == 2 and out_act in (None, "sigmoid"):
+            loss = "binary_cross_entropy"
+        elif task == "classification" and out_act is None:
+            loss = "cross_entropy"
+        else:
+            loss = "mse"
+    if out_act is None:
+        out_act = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(loss, "identity")
+    if task == "regression":
+        if loss != "mse":
+            raise CLIError(f"--loss {loss} needs class labels, but the target is numeric "
+                           "(a regression target); use --task classification for integer labels")
+        return loss, out_act, n_targets
+    if loss == "cross_entropy":
+        return loss, out_act, n_classes
+    if loss == "binary_cross_entropy":
+        if n_classes != 2:
+            raise CLIError(f"--loss binary_cross_entropy needs two classes, the data has {n_classes}; "
+                           "use cross_entropy")
+        return loss, out_act, 1
+    return loss, out_act, 1 if n_classes == 2 else n_classes
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+class StopOnSignal:
+    """Ctrl-C during training: the first stops after the current epoch (an exact checkpoint),
+    a second one stops after the current batch."""
+
+    def __init__(self):
+        self.requested = 0
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.requested += 1
+        if self.requested == 1:
+            note("\nmlp: Ctrl-C: stopping after this epoch (press Ctrl-C again to stop at once)")
+            return
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():   # signals reach the main thread only
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def callback(self, message: str | None = None):
+        """A callback that stops at the end of the epoch after a Ctrl-C; it prints ``message``
+        once fit has accepted its arguments (so that an argument error stays one line)."""
+        return _StopRequested(self, message)
+
+
+class _StopRequested(Callback):
+    def __init__(self, stopper: StopOnSignal, message: str | None):
+        self.stopper, self.message = stopper, message
+
+    def on_train_begin(self, history):
+        if self.message:
+            note(self.message)
+
+    def on_epoch_end(self, epoch, history):
+        return True if self.stopper.requested else None
+
+
+def save_quietly(net, path, **kwargs) -> None:
+    """Save with Ctrl-C ignored, so that an impatient second Ctrl-C cannot interrupt the write."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        io.save(net, path, **kwargs)
+    except OSError as exc:
+        raise CLIError(f"{path}: could not save ({(exc.strerror or str(exc)).lower()}); "
+                       "an earlier file there is unchanged") from None
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+# --------------------------------------------------------------------------- the run, step by step
+
+
+@dataclass
+class _Run:
+    """Everything one ``mlp train`` decides before ``fit`` and reports after it."""
+
+    args: argparse.Namespace
+    argv: list
+    checkpoint: str
+    data: object = None
+    net: object = None
+    meta0: dict = field(default_factory=dict)       # the resumed checkpoint's metadata
+    loss: str = "mse"
+    scaler: object = None
+    seed: int = 0
+    split: float = 0.0
+    completed: int = 0                              # epochs the checkpoint had trained
+    early: bool = False
+    remaining: int | None = None                    # epochs left to train (None: fit's default)
+    parts: tuple = ()                               # X_tr, y_tr, X_val, y_val, lab_tr, lab_val
+    metadata: dict = field(default_factory=dict)
+
+
+def _check_names(args) -> None:
+    """Names are checked before any work, so that a typo costs nothing."""
+    if args.optimizer is not None and args.optimizer not in _optimizers.OPTIMIZERS:
+        raise CLIError(f"unknown optimizer {args.optimizer!r}; known: {', '.join(_optimizers.names())}")
+    if args.init not in _init.INITIALIZERS:
+        raise CLIError(f"unknown initialiser {args.init!r}; known: {', '.join(_init.INITIALIZERS.names())}")
+
+
+def _read(r: _Run) -> None:
+    args, net = r.args, r.net
+    target = args.target if args.target is not None else r.meta0.get("target")
+    r.data = data = load_data(args.data, target=target, task=args.task, seed=args.data_seed, n=args.n,
+                              noise=args.noise, classes=net.classes_ if net is not None else None)
+    if data.task == "regression" and net is not None and net.classes_ is not None:
+        raise CLIError("the checkpoint is a classifier but the data has a numeric target")
+    if data.n_examples < 2:
+        raise CLIError(f"{args.data} has {data.n_examples} example: too few to train on")
+
+
+def _resumed_run(r: _Run) -> None:
+    args, net, data, meta0 = r.args, r.net, r.data, r.meta0
+    r.loss = meta0.get("loss") or model_loss(net)
+    if args.loss not in (None, r.loss):
+        raise CLIError(f"--loss {args.loss} differs from the checkpoint's loss {r.loss}")
+    if args.hidden is not None and args.hidden != net.sizes[1:-1]:
+        raise CLIError(f"--hidden {','.join(map(str, args.hidden)) or 'none'} differs from the "
+                       f"checkpoint's {','.join(map(str, net.sizes[1:-1])) or 'none'}")
+    if net.n_in != data.n_features:
+        raise CLIError(f"the checkpoint takes {net.n_in} input features but {args.data} has "
+                       f"{data.n_features}")
+    r.scaler = net.scaler
+    r.seed = meta0.get("seed", args.seed)
+    r.split = meta0.get("validation_split", 0.0) if args.validation_split is None else args.validation_split
+    r.completed = int(getattr(net.train_state, "epoch", 0))
+    # The run goes on as it was set up: an option left out takes the checkpoint's value.
+    r.early = bool(meta0.get("early_stopping")) if args.early_stopping is None else args.early_stopping
+
+
+def _new_run(r: _Run) -> None:
+    args, data = r.args, r.data
+    n_classes = len(data.classes) if data.classes is not None else 0
+    n_targets = data.y.shape[1] if data.task == "regression" else 1
+    r.loss, out_act, n_out = choose_head(data.task, n_classes, n_targets, args.loss, args.output_activation)
+    hidden = [64] if args.hidden is None else args.hidden
+    r.seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    r.early = bool(args.early_stopping)
+    r.split = args.validation_split
+    if r.split is None:
+        r.split = 0.1 if r.early else 0.0
+    r.scaler = None if args.no_scale else StandardScaler.fit(data.X)
+    r.net = Network.from_sizes([data.n_features, *hidden, n_out], hidden=args.activation,
+                               output=out_act, init=args.init, seed=r.seed,
+                               dtype=np.float64 if args.dtype == "float64" else np.float32)
+
+
+def _split(r: _Run) -> None:
+    """Hold out ``r.split`` of the rows for validation: stratified by class where every class has
+    two examples and the held-out part can hold one of each, else at random (seeded by --seed)."""
+    data, net = r.data, r.net
+    X = r.scaler.transform(data.X) if r.scaler is not None else data.X
+    if data.task == "classification":
+        y = targets_for(r.loss, data.y, net.n_out, net.dtype)
+    else:
+        if net.n_out != data.y.shape[1]:
+            raise CLIError(f"the checkpoint has {net.n_out} outputs but the target has {data.y.shape[1]}")
+        y = data.y
+    labels = data.y if data.task == "classification" else None
+    if r.split > 0:
+        n_val = int(np.ceil(r.split * data.n_examples))
+        if not 1 <= n_val < data.n_examples:
+            raise CLIError(f"--validation-split {r.split} leaves no training or no validation example "
+                           f"out of {data.n_examples}")
+        n_classes = len(data.classes) if data.classes is not None else 0
+        stratify = labels is not None and np.bincount(labels).min() >= 2 and n_val >= n_classes
+        idx = np.arange(data.n_examples)
+        tr, val, _, _ = datasets.train_test_split(idx, labels if stratify else idx, test_size=n_val,
+                                                  seed=r.seed, stratify=bool(stratify))
+        lab = (labels[tr], labels[val]) if labels is not None else (None, None)
+        r.parts = (X[tr], y[tr], X[val], y[val], *lab)
+    else:
+        r.parts = (X, y, None, None, labels, None)
+    if r.early and r.parts[2] is None:
+        raise CLIError("--early-stopping needs validation data: give --validation-split (e.g. 0.1)")
+
+
+def _metadata(r: _Run) -> None:
+    """What the model file records: the data, the head, and every option ``--resume`` keeps."""
+    args, data, meta0 = r.args, r.data, r.meta0
+    X_tr, X_val = r.parts[0], r.parts[2]
+    r.net.classes_ = data.classes
+    r.net.scaler = r.scaler
+    r.metadata = metadata = {
+        "task": data.task, "loss": r.loss, "data": data.source, "target": data.target_name,
+        "feature_names": data.feature_names, "n_examples": data.n_examples,
+        "n_train": int(X_tr.shape[0]), "n_validation": 0 if X_val is None else int(X_val.shape[0]),
+        "optimizer": args.optimizer if args.optimizer else meta0.get("optimizer"),
+        "lr": args.lr if args.lr is not None else meta0.get("lr"),
+        "batch_size": args.batch_size if args.batch_size is not None else meta0.get("batch_size"),
+        "seed": r.seed, "validation_split": r.split, "scaled": r.scaler is not None,
+        "early_stopping": r.early,
+    }
+    for key in ("patience", "weight_decay"):          # kept so that --resume goes on with them
+        value = getattr(args, key) if getattr(args, key) is not None else meta0.get(key)
+        if value is not None and (key != "patience" or r.early):
+            metadata[key] = value
+    r.net.metadata = metadata
+
+
+def _optimizer(r: _Run):
+    """A new run's optimiser name, or the checkpoint's optimiser object, moments and all."""
+    args = r.args
+    if r.completed == 0:
+        return args.optimizer or "adam"
+    previous = r.net.train_state.optimizer
+    if args.optimizer is not None and previous is not None and args.optimizer != previous.name:
+        raise CLIError(f"--optimizer {args.optimizer} differs from the checkpoint's {previous.name}")
+    return previous if previous is not None else (args.optimizer or "adam")
+
+
+def _fit_kwargs(r: _Run) -> dict:
+    epochs = r.args.epochs
+    r.remaining = None if epochs is None else epochs - r.completed
+    if r.remaining is not None and r.remaining <= 0:
+        note(f"mlp: the checkpoint has already trained {r.completed} epochs (--epochs {epochs}); "
+             "saving the model as it is")
+    kwargs = {"loss": r.loss, "progress": r.args.progress, "optimizer": _optimizer(r)}
+    if r.completed == 0:
+        kwargs["seed"] = r.seed
+    r.metadata["optimizer"] = getattr(kwargs["optimizer"], "name", kwargs["optimizer"])
+    for key in ("lr", "batch_size", "patience", "weight_decay"):
+        value = r.metadata.get(key)
+        if value is not None:
+            kwargs[key] = None if value == "full" else value
+    if r.remaining is not None:
+        kwargs["epochs"] = max(r.remaining, 0)
+    if r.parts[2] is not None:
+        kwargs["validation_data"] = (r.parts[2], r.parts[3])
+    if r.early:
+        kwargs["early_stopping"] = True
+        _end_stopped_run(r)
+    return kwargs
+
+
+def _end_stopped_run(r: _Run) -> None:
+    """A resumed run whose checkpoint had stopped early is over: end it as that run ended."""
+    state = r.net.train_state if r.completed else None
+    watch = getattr(state, "early_stopping", None) or {}
+    if (r.remaining is None or r.remaining > 0) and r.completed and watch.get("stopped_epoch") == r.completed:
+        # The checkpoint's run is over: it stopped early (this file may have been written at
+        # that very epoch, before the best parameters were put back). Training on would make a
+        # run that one uninterrupted run never makes; end it as that run ended instead.
+        note(f"mlp: the checkpoint's run stopped early at epoch {r.completed} (best val_loss at epoch "
+             f"{watch.get('best_epoch')}); saving the model as it is (--no-early-stopping trains on)")
+        r.remaining = 0
+        if state.history.stop_reason != "early_stopping" and watch.get("best_params") is not None:
+            r.net.params = watch["best_params"]
+        for h in {id(state.history): state.history, id(r.net.history): r.net.history}.values():
+            if h is not None:
+                h.stop_reason = "early_stopping"
+
+
+def _fit(r: _Run, kwargs: dict) -> tuple[bool, float]:
+    """Train under the Ctrl-C guard; (interrupted, seconds)."""
+    net, (X_tr, y_tr, X_val) = r.net, r.parts[:3]
+    message = None
+    if not r.args.quiet:
+        what = f"resuming at epoch {r.completed} of " if r.completed else ""
+        message = (f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
+                   f"{r.data.source}: {X_tr.shape[0]} examples"
+                   + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
+                   + " (Ctrl-C saves a checkpoint)")
+    start = time.perf_counter()
+    stop = StopOnSignal()
+    interrupted = False
+    with stop:     # from here on, Ctrl-C ends in a checkpoint
+        if r.remaining is None or r.remaining > 0:
+            callbacks = [stop.callback(message)]
+            if r.args.checkpoint_every:
+                callbacks.append(Checkpoint(r.checkpoint, every=r.args.checkpoint_every))
+            try:
+                net.fit(X_tr, y_tr, callbacks=callbacks, **kwargs)
+            except KeyboardInterrupt:
+                interrupted = True
+        interrupted = interrupted or stop.requested > 0
+    return interrupted, time.perf_counter() - start
+
+
+def _accuracy(net, X, y) -> float:
+    return float(np.mean(net.predict_classes(X) == y))
+
+
+def _final(r: _Run, history, seconds: float) -> dict:
+    net, metadata = r.net, r.metadata
+    X_tr, _, X_val, _, lab_tr, lab_val = r.parts
+    metadata["epochs"] = int(getattr(getattr(net, "train_state", None), "epoch", r.completed))
+    metadata["seconds"] = round(seconds + float(r.meta0.get("seconds", 0.0)), 3)
+    metadata["trained_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    metadata["command"] = shlex.join(["mlp", *r.argv]) if r.argv else None
+    final = {}
+    if history is not None and getattr(history, "loss", None):
+        final["loss"] = float(history.loss[-1])
+        if getattr(history, "val_loss", None):
+            final["val_loss"] = float(history.val_loss[-1])
+    if lab_tr is not None:
+        final["accuracy"] = _accuracy(net, X_tr, lab_tr)
+        if X_val is not None:
+            final["val_accuracy"] = _accuracy(net, X_val, lab_val)
+    metadata["final"] = final
+    return final
+
+
+def _save(r: _Run, history, interrupted: bool, seconds: float, final: dict) -> int:
+    args, net, done = r.args, r.net, r.metadata["epochs"]
+    if interrupted:
+        if getattr(net, "train_state", None) is None:
+            note("mlp: interrupted before the first epoch; nothing saved")
+            return EXIT_INTERRUPTED
+        save_quietly(net, r.checkpoint, history=history, train_state=net.train_state)
+        note(f"mlp: interrupted after epoch {done}: checkpoint saved to {r.checkpoint}")
+        note(f"mlp: resume with: {resume_command(r.argv, r.checkpoint)}")
+        return EXIT_INTERRUPTED
+    save_quietly(net, args.out, history=history)
+    if args.checkpoint:
+        save_quietly(net, r.checkpoint, history=history, train_state=net.train_state)
+    if not args.quiet:
+        parts = [f"{k} {fmt(v)}" for k, v in final.items()]
+        extra = f" (checkpoint {r.checkpoint})" if args.checkpoint else ""
+        # seconds: this command's training; a resumed run says which epochs it added
+        epochs = (f"epochs {r.completed + 1}–{done} (resumed)" if r.completed and done > r.completed
+                  else f"{done} epochs")
+        out(f"trained {'-'.join(map(str, net.sizes))} on {r.data.source} for {epochs} in "
+            f"{seconds:.1f} s: {', '.join(parts) or 'done'} → {args.out}{extra}")
+    return 0
+
+
+def run(args) -> int:
+    """``mlp train``: read, set up or resume, split, fit under the Ctrl-C guard, save."""
+    r = _Run(args=args, argv=list(getattr(args, "argv", [])),
+             checkpoint=args.checkpoint or checkpoint_path(args.out))
+    _check_names(args)
+    check_out_folder(args.out)
+    if args.checkpoint or args.checkpoint_every:
+        check_out_folder(r.checkpoint, "--checkpoint")
+    if args.resume:
+        r.net = load_model(args.resume, checkpoint=True)
+        r.meta0 = r.net.metadata or {}
+    _read(r)
+    if r.net is not None:
+        _resumed_run(r)
+    else:
+        _new_run(r)
+    _split(r)
+    _metadata(r)
+    kwargs = _fit_kwargs(r)
+    interrupted, seconds = _fit(r, kwargs)
+    net = r.net
+    history = getattr(net, "history", None) or getattr(getattr(net, "train_state", None), "history", None)
+    final = _final(r, history, seconds)
+    return _save(r, history, interrupted, seconds, final)
