@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
 
-from . import datasets
+from . import datasets, xor_story
 from .collapse import collapse, linear_baseline
 from .layers import Dense
 from .network import Network
-from .xor_story import run as xor_story
 
 
 def bias_exercise_net() -> Network:
@@ -61,14 +61,13 @@ def lecture(print=print) -> None:
     print("   equal on XOR:", np.allclose(linear(X), one(X)))
 
 
-def digits(print=print, seed: int = 0, progress: bool = True) -> float:
+def digits(print=print, seed: int = 0, progress: bool | None = None) -> float:
     """Train the 64-100-10 ReLU/softmax network on scikit-learn's digits with ``fit`` defaults.
 
     75/25 split (scikit-learn's ``train_test_split``, random_state=0), pixels ÷ 16;
-    prints the progress bar (stderr), the fit time and the test accuracy, and returns it.
+    prints the progress bar (on stderr, when it is a terminal: a log that ``make demo``
+    is redirected to gets no bar frames), the fit time and the test accuracy, and returns it.
     """
-    import time
-
     try:
         from sklearn.model_selection import train_test_split
     except ImportError:
@@ -90,7 +89,7 @@ def digits(print=print, seed: int = 0, progress: bool = True) -> float:
 def main(args=None) -> int:
     lecture()
     print()
-    xor_story(getattr(args, "out", None) or "mlp-out/xor")   # the XOR story, figures in mlp-out/xor
+    xor_story.run(getattr(args, "out", None) or "mlp-out/xor")   # the XOR story, figures in mlp-out/xor
     print()
     digits()
     return 0
