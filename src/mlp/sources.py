@@ -1,0 +1,483 @@
+"""Data bigger than memory: memory-mapped ``.npy`` files, folders of shards, Parquet files.
+
+This module owns reading training rows that need not fit in memory: a ``.npy``
+file memory-mapped (``np.load(path, mmap_mode="r")``), a folder of ``.npy`` /
+``.npz`` shards seen as one table, and Parquet files (through ``mlp.convert``,
+which turns them into such a folder). It gives :class:`MappedRows`, an array-like
+whose ``rows[idx]`` reads only the rows asked for, in the order asked for, and
+says how much it read (``rows_read``, ``largest_read``). It does not own the fit
+loop (``mlp.training``) or the conversion of CSV/Parquet files (``mlp.convert``).
+
+What a shuffle means
+--------------------
+``fit`` draws ``order = rng.permutation(n)`` every epoch, exactly as for an array
+in memory, and batch ``b`` is the rows ``order[b·B:(b+1)·B]`` *gathered from the
+memory map* (``MappedRows.__getitem__``): one global permutation of all the rows,
+across shards. A memory-mapped fit therefore equals the in-memory fit with the
+same seed, bit for bit (``tests/test_sources.py``). The alternative — shards in a
+shuffled order and a shuffle buffer of a few thousand rows — reads the disk
+sequentially but only approximates a permutation (rows of one shard stay near
+each other); ``benchmarks/out_of_core.py`` measured both and the exact gather was
+kept (see ``benchmarks/RESULTS.md``).
+
+Memory
+------
+Pages of a memory map that were read count towards the process's resident memory
+(RSS) until the kernel needs them back — and a page fault maps up to 64 KiB
+around the page asked for (Linux's fault-around), so a batch of 128 scattered rows
+can make 8 MiB resident. ``MappedRows`` gives the pages back
+(``madvise(MADV_DONTNEED)``; the file stays in the page cache) after every
+``release_bytes`` (default 64 MiB) so counted, so training on a 4 GB file stays
+well under 1 GB RSS.
+
+Shard folders
+-------------
+A folder of shards is either what ``mlp convert`` writes (``meta.json`` listing
+``X-00000.npy``/``y-00000.npy`` pairs, with the scaler statistics and the classes),
+or any folder holding ``X*.npy`` files each with its ``y*.npy`` partner (the same
+name with ``y`` for the leading ``X``), or ``*.npz`` files each with arrays ``X`` and
+``y`` saved uncompressed (``np.savez``; compressed members cannot be memory-mapped).
+Shards are taken in name order. Every shard must have the same number of features
+and the same dtypes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import os
+import struct
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import convert as _convert
+
+__all__ = ["MappedRows", "open_npy", "open_shards", "open_source"]
+
+#: Resident pages of the memory maps are given back after this many bytes were read.
+RELEASE_BYTES = 64 << 20
+#: A page fault on a file mapping maps this much around the page (Linux's fault-around): a gathered
+#: row counts as at least this many resident bytes.
+FAULT_AROUND = 64 << 10
+#: Validation and checks read the rows in chunks of about this many bytes.
+CHUNK_BYTES = 32 << 20
+
+
+class MappedRows:
+    """Rows on disk, read only where indexed: ``rows[idx]`` gathers them into memory.
+
+    One or more memory-mapped arrays (shards) seen as one array of shape
+    ``(n, *row_shape)``; ``rows[idx]`` with an integer array, a slice or an int
+    returns a new in-memory ``ndarray`` with those rows in that order. An affine
+    ``transform`` (``(x − mean) / scale``, a scaler's statistics) and a ``dtype``
+    may be applied to what is read.
+
+    Attributes
+    ----------
+    shape, dtype, ndim
+        Of the whole (as read: after ``dtype``).
+    rows_read : int
+        Rows gathered so far (a row read twice counts twice).
+    largest_read : int
+        The most rows one read returned: it proves the whole was never read at once.
+    """
+
+    __array_priority__ = -1
+
+    def __init__(self, parts, *, name: str = "rows", dtype=None, mean=None, scale=None,
+                 release_bytes: int = RELEASE_BYTES):
+        parts = list(parts)
+        if not parts:
+            raise ValueError(f"{name}: no rows")
+        self.parts = parts
+        self.name = name
+        self.offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+        self.row_shape = parts[0].shape[1:]
+        self.stored_dtype = parts[0].dtype
+        self.dtype = np.dtype(dtype) if dtype is not None else self.stored_dtype
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
+        self.release_bytes = int(release_bytes)
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.stored_dtype.itemsize
+        self.rows_read = 0
+        self.largest_read = 0
+        self._since_release = 0
+
+    # -- the array-like surface fit needs
+    @property
+    def shape(self) -> tuple:
+        return (int(self.offsets[-1]), *self.row_shape)
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self.row_shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.shape[0] * self.row_bytes
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __repr__(self) -> str:
+        return (f"MappedRows({self.name!r}, shape={self.shape}, dtype={self.dtype}, "
+                f"shards={len(self.parts)})")
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(f"{self.name}: a memory-mapped table is not turned into one array in memory "
+                        "(it may not fit); index it (rows[idx]) or pass it to fit")
+
+    def with_dtype(self, dtype) -> MappedRows:
+        """The same rows, read as ``dtype``."""
+        out = MappedRows(self.parts, name=self.name, dtype=dtype, mean=self.mean, scale=self.scale,
+                         release_bytes=self.release_bytes)
+        return out
+
+    def __getitem__(self, key) -> np.ndarray:
+        n = len(self)
+        if isinstance(key, (int, np.integer)):
+            k = int(key) + n if key < 0 else int(key)
+            if not 0 <= k < n:
+                raise IndexError(f"{self.name}: row {key} out of range for {n} rows")
+            return self._gather(np.array([k]))[0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(n)
+            if step == 1:
+                return self._read(start, max(start, stop))
+            return self._gather(np.arange(start, stop, step))
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        if idx.dtype.kind not in "iu" or idx.ndim != 1:
+            raise IndexError(f"{self.name}: index with an int, a slice or a 1-D integer array")
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"{self.name}: row index out of range for {n} rows")
+        return self._gather(np.where(idx < 0, idx + n, idx))
+
+    def _finish(self, out: np.ndarray, scattered: bool = False) -> np.ndarray:
+        self.rows_read += out.shape[0]
+        self.largest_read = max(self.largest_read, out.shape[0])
+        per_row = max(self.row_bytes, FAULT_AROUND) if scattered else self.row_bytes
+        self._since_release += out.shape[0] * per_row
+        if self._since_release >= self.release_bytes:
+            self.release()
+        if self.mean is not None:
+            out = (out - self.mean) / self.scale
+        return out.astype(self.dtype, copy=False)
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Rows start … stop−1, in order (shard by shard)."""
+        pieces = []
+        for p, part in enumerate(self.parts):
+            lo, hi = self.offsets[p], self.offsets[p + 1]
+            a, b = max(start, lo), min(stop, hi)
+            if a < b:
+                pieces.append(np.array(part[a - lo:b - lo]))
+        if not pieces:
+            return self._finish(np.empty((0, *self.row_shape), self.stored_dtype))
+        return self._finish(pieces[0] if len(pieces) == 1 else np.concatenate(pieces))
+
+    def _gather(self, idx: np.ndarray) -> np.ndarray:
+        """Rows idx, in that order: each shard's rows read in increasing order (sequential pages)."""
+        if len(self.parts) == 1:
+            order = np.argsort(idx, kind="stable")
+            out = np.empty((idx.size, *self.row_shape), self.stored_dtype)
+            out[order] = self.parts[0][idx[order]]
+            return self._finish(out, scattered=True)
+        out = np.empty((idx.size, *self.row_shape), self.stored_dtype)
+        which = np.searchsorted(self.offsets, idx, side="right") - 1
+        for p in np.unique(which):
+            sel = np.flatnonzero(which == p)
+            local = idx[sel] - self.offsets[p]
+            order = np.argsort(local, kind="stable")
+            out[sel[order]] = self.parts[p][local[order]]
+        return self._finish(out, scattered=True)
+
+    def chunks(self, rows: int | None = None):
+        """(start, rows start … start+len−1) over the whole, about CHUNK_BYTES at a time."""
+        rows = rows or max(1, CHUNK_BYTES // max(self.row_bytes, 1))
+        for start in range(0, len(self), rows):
+            yield start, self._read(start, min(start + rows, len(self)))
+
+    def release(self) -> None:
+        """Give the pages read so far back to the kernel (they stay in the page cache)."""
+        self._since_release = 0
+        if not hasattr(mmap, "MADV_DONTNEED"):      # pragma: no cover - not Linux/macOS
+            return
+        for part in self.parts:
+            m = getattr(part, "_mmap", None)
+            if m is not None:
+                try:
+                    m.madvise(mmap.MADV_DONTNEED)
+                except (OSError, ValueError):        # pragma: no cover - closed or unsupported
+                    pass
+
+
+def is_lazy(a) -> bool:
+    """True for data fit must not read whole: a ``MappedRows`` or an ``np.memmap``."""
+    return isinstance(a, (MappedRows, np.memmap))
+
+
+def as_rows(a, name: str = "X") -> MappedRows:
+    """A ``MappedRows`` over ``a`` (itself, or a one-shard view of an ``np.memmap``)."""
+    if isinstance(a, MappedRows):
+        return a
+    if isinstance(a, np.memmap):
+        if a.ndim == 0:
+            raise ValueError(f"{name} is a 0-d memory map")
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+        return MappedRows([a], name=name)
+    raise TypeError(f"{name}: expected a memory map, got {type(a).__name__}")
+
+
+# --------------------------------------------------------------------------- .npy files
+
+def _npy_header(f, path: str):
+    """(shape, fortran_order, dtype) of the .npy file open at f; ValueError naming a bad file."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(f, max_header_size=1 << 20)
+        return np.lib.format.read_array_header_2_0(f, max_header_size=1 << 20)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise ValueError(f"{path}: not a .npy file ({exc})") from None
+
+
+def _check_numeric(dtype, path: str) -> None:
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ValueError(f"{path}: holds dtype {dtype}; training data must be numbers "
+                         "(float, int or bool)")
+
+
+def _mapped(path: str, offset: int, shape, fortran: bool, dtype, size: int) -> np.memmap:
+    need = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if need > size:
+        raise ValueError(f"{path}: truncated .npy file: its header says shape {tuple(shape)} of {dtype} "
+                         f"({need:,} bytes with the header) but the file has {size:,} bytes")
+    if fortran and len(shape) > 1:
+        raise ValueError(f"{path}: the array is stored column-major (Fortran order); rows cannot be "
+                         "read one by one: save it with np.save(path, np.ascontiguousarray(a))")
+    if int(np.prod(shape, dtype=np.int64)) == 0:
+        return np.zeros(shape, dtype)                # nothing to map
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape))
+
+
+def open_npy(path, what: str | None = None) -> np.memmap:
+    """Memory-map a ``.npy`` file read-only, with one clear ``ValueError`` for a bad file.
+
+    A truncated file (shorter than its header says), a non-numeric dtype or a
+    column-major array are refused before anything is read.
+    """
+    path = os.fspath(path)
+    what = what or path
+    with open(path, "rb") as f:
+        shape, fortran, dtype = _npy_header(f, what)
+        offset = f.tell()
+        size = os.fstat(f.fileno()).st_size
+    _check_numeric(dtype, what)
+    return _mapped(path, offset, shape, fortran, dtype, size)
+
+
+def _npz_member(path: str, zf: zipfile.ZipFile, member: str) -> np.memmap:
+    """Memory-map the array ``member`` of an uncompressed ``.npz`` file."""
+    info = zf.getinfo(member)
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"{path}: {member} is compressed (np.savez_compressed) and cannot be "
+                         "memory-mapped: save shards with np.savez, or use `mlp convert`")
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError(f"{path}: damaged .npz file (bad local header of {member})")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        start = f.tell()
+        shape, fortran, dtype = _npy_header(f, f"{path}: {member}")
+        offset = f.tell()
+        size = os.fstat(f.fileno()).st_size
+    _check_numeric(dtype, f"{path}: {member}")
+    end = min(size, start + info.file_size)
+    return _mapped(path, offset, shape, fortran, dtype, end) if end >= offset else \
+        _mapped(path, offset, shape, fortran, dtype, 0)
+
+
+def _open_npz(path: str):
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    with zf:
+        names = zf.namelist()
+        if "X.npy" not in names or "y.npy" not in names:
+            found = ", ".join(n.removesuffix(".npy") for n in names) or "none"
+            raise ValueError(f"{path}: a shard .npz needs arrays X and y; found: {found}")
+        return _npz_member(path, zf, "X.npy"), _npz_member(path, zf, "y.npy")
+
+
+# --------------------------------------------------------------------------- shard folders
+
+def _shard_files(folder: Path) -> list[tuple[Path, Path | None]]:
+    meta = folder / "meta.json"
+    if meta.is_file():
+        info = _read_meta(folder)
+        try:
+            return [(folder / s["X"], folder / s["y"] if s.get("y") else None) for s in info["shards"]]
+        except (KeyError, TypeError):
+            raise ValueError(f"{meta}: no valid 'shards' list") from None
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    npz = [p for p in files if p.suffix == ".npz"]
+    xs = [p for p in files if p.suffix == ".npy" and p.name.startswith("X")]
+    if npz and xs:
+        raise ValueError(f"{folder}: holds both .npz and X*.npy shards; keep one kind")
+    if npz:
+        return [(p, None) for p in npz]
+    if not xs:
+        raise ValueError(f"{folder}: no shards (expected X*.npy with y*.npy partners, *.npz files with "
+                         "arrays X and y, or what `mlp convert` writes)")
+    pairs = []
+    for x in xs:
+        y = x.with_name("y" + x.name[1:])
+        if not y.is_file():
+            raise ValueError(f"{folder}: shard {x.name} has no targets {y.name}")
+        pairs.append((x, y))
+    return pairs
+
+
+def _read_meta(folder: Path) -> dict:
+    try:
+        info = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder / 'meta.json'}: not readable JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{folder / 'meta.json'}: not a JSON object")
+    return info
+
+
+def _check_same(folder, kind: str, arrays, names) -> None:
+    """Every shard's arrays of one kind have the first one's row shape and dtype."""
+    first, first_name = arrays[0], names[0]
+    width = "features" if kind == "X" else "target columns"
+    for a, name in zip(arrays[1:], names[1:]):
+        if a.ndim != first.ndim or a.shape[1:] != first.shape[1:]:
+            def cols(arr):
+                return arr.shape[1] if arr.ndim == 2 else "no column axis" if arr.ndim == 1 else arr.shape[1:]
+            raise ValueError(f"{folder}: shard {name} has {cols(a)} {width} ({kind} shape {a.shape}) but "
+                             f"shard {first_name} has {cols(first)}: all shards need the same width")
+        if a.dtype != first.dtype:
+            raise ValueError(f"{folder}: shard {name} has {kind} of dtype {a.dtype} but shard "
+                             f"{first_name} has {first.dtype}: all shards need one dtype")
+
+
+def open_shards(folder, *, scale: bool = False):
+    """A folder of shards as ``(X, y, meta)``: two ``MappedRows`` and the ``meta.json`` dict ({} if none).
+
+    With ``scale=True`` and scaler statistics in ``meta.json``, X is read standardised.
+    """
+    folder = Path(os.fspath(folder))
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder of shards")
+    meta = _read_meta(folder) if (folder / "meta.json").is_file() else {}
+    Xs, ys, names = [], [], []
+    for x_path, y_path in _shard_files(folder):
+        if not x_path.is_file():
+            raise ValueError(f"{folder}: shard {x_path.name} is listed in meta.json but missing")
+        if x_path.suffix == ".npz":
+            X, y = _open_npz(str(x_path))
+        else:
+            X = open_npy(x_path, f"{folder}/{x_path.name}")
+            y = open_npy(y_path, f"{folder}/{y_path.name}")
+        if X.ndim != 2:
+            raise ValueError(f"{folder}: shard {x_path.name} has X of shape {X.shape}; "
+                             "expected (n, n_features)")
+        if y.ndim not in (1, 2) or len(y) != len(X):
+            raise ValueError(f"{folder}: shard {x_path.name} has {len(X)} rows of X but {len(y)} targets")
+        Xs.append(X)
+        ys.append(y)
+        names.append(x_path.name)
+    _check_same(folder, "X", Xs, names)
+    _check_same(folder, "y", ys, names)
+    keep = [i for i, X in enumerate(Xs) if len(X)]
+    if not keep:
+        raise ValueError(f"{folder}: the shards hold 0 rows")
+    mean = scale_ = None
+    if scale and meta.get("scaler"):
+        mean, scale_ = meta["scaler"]["mean"], meta["scaler"]["scale"]
+    X = MappedRows([Xs[i] for i in keep], name=f"{folder}: X", mean=mean, scale=scale_,
+                   dtype=np.float64 if mean is not None else None)
+    y = MappedRows([ys[i] for i in keep], name=f"{folder}: y")
+    return X, y, meta
+
+
+def read_all(rows) -> np.ndarray:
+    """Every row of a ``MappedRows`` (or array) in memory: for targets, which are small."""
+    if isinstance(rows, MappedRows):
+        return rows[0:len(rows)]
+    return np.asarray(rows)
+
+
+def open_source(path, *, targets=None, target: str | None = None, scale: bool = False, workdir=None):
+    """Training data that may not fit in memory, as ``(X, y, meta)``.
+
+    * ``X.npy`` with ``targets="y.npy"``: both memory-mapped;
+    * a folder of shards (see the module docstring);
+    * a ``.parquet`` file (or a folder of them): converted once by ``mlp.convert`` into
+      a shard folder under ``workdir`` (default: a temporary folder), then read as above.
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(2, "no such file or folder", str(path))
+    if path.suffix == ".npy":
+        if targets is None:
+            raise ValueError(f"{path}: a .npy file of inputs needs its targets in a second one "
+                             "(--targets y.npy)")
+        X = open_npy(path)
+        y = open_npy(targets)
+        if X.ndim != 2:
+            raise ValueError(f"{path}: X must be 2-D (n, n_features), got shape {X.shape}")
+        if y.ndim not in (1, 2) or len(y) != len(X):
+            raise ValueError(f"{targets}: has {len(y)} targets (shape {y.shape}) but {path} has "
+                             f"{len(X)} rows")
+        if len(X) == 0:
+            raise ValueError(f"{path}: 0 rows")
+        return MappedRows([X], name=str(path)), MappedRows([y], name=str(targets)), {}
+    if targets is not None:
+        raise ValueError("--targets goes with a .npy file of inputs")
+    if path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
+        work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="mlp-parquet-"))
+        out = work / "shards"
+        _convert.convert(path, out, target=target, progress=False)
+        return open_shards(out, scale=scale)
+    return open_shards(path, scale=scale)
+
+
+def _finite_and_scale(X: MappedRows) -> tuple[bool, float]:
+    """One streaming pass: are all entries finite, and the largest feature standard deviation."""
+    count = 0
+    mean = m2 = None
+    for _, chunk in X.chunks():
+        c = chunk.astype(np.float64, copy=False)
+        if not np.isfinite(c).all():
+            return False, math.nan
+        k = c.shape[0]
+        cm = c.mean(axis=0)
+        cm2 = ((c - cm) ** 2).sum(axis=0)
+        if mean is None:
+            mean, m2, count = cm, cm2, k
+        else:
+            delta = cm - mean
+            total = count + k
+            mean = mean + delta * k / total
+            m2 = m2 + cm2 + delta ** 2 * count * k / total
+            count = total
+    X.release()
+    std = np.sqrt(m2 / count) if count > 1 else np.zeros(1)
+    return True, float(std.max()) if std.size else 0.0
