@@ -111,8 +111,8 @@ def test_uncompressed_npz_shards_are_memory_mapped_compressed_ones_refused(tmp_p
 
 
 @pytest.mark.parametrize("second, message", [
-    (np.ones((4, 5), np.float32), r"shard X-001\.npy has 5 features .* shard X-000\.npy has 3: all shards need "
-                                  "the same width"),
+    (np.ones((4, 5), np.float32), r"shard X-001\.npy has 5 features .* shard X-000\.npy has 3: all "
+                                  "shards need the same width"),
     (np.ones((4, 3), np.float64), r"shard X-001\.npy has X of dtype float64 but shard X-000\.npy has "
                                   "float32: all shards need one dtype"),
 ])
