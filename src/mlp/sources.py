@@ -56,7 +56,7 @@ import numpy as np
 
 from . import convert as _convert
 
-__all__ = ["MappedRows", "open_npy", "open_shards", "open_source"]
+__all__ = ["MappedRows", "check_rows", "evaluate", "open_npy", "open_shards", "open_source", "predict"]
 
 #: Resident pages of the memory maps are given back after this many bytes were read.
 RELEASE_BYTES = 64 << 20
@@ -106,6 +106,7 @@ class MappedRows:
         self.rows_read = 0
         self.largest_read = 0
         self._since_release = 0
+        self._max_std = None
 
     # -- the array-like surface fit needs
     @property
@@ -135,11 +136,35 @@ class MappedRows:
         raise TypeError(f"{self.name}: a memory-mapped table is not turned into one array in memory "
                         "(it may not fit); index it (rows[idx]) or pass it to fit")
 
+    def __reduce__(self):
+        # to another process (mlp.distributed) as file names and offsets: never a copy of the rows
+        specs = [_file_spec(p) or p for p in self.parts]
+        return (_rebuild, (specs, self.name, self.dtype.str if self.dtype != self.stored_dtype else None,
+                           self.mean, self.scale, self.release_bytes))
+
+    def subset(self, start: int, stop: int) -> MappedRows:
+        """Rows start … stop−1 as a MappedRows (views of the memory maps, nothing read)."""
+        parts = []
+        for p, part in enumerate(self.parts):
+            lo, hi = int(self.offsets[p]), int(self.offsets[p + 1])
+            a, b = max(start, lo), min(stop, hi)
+            if a < b:
+                parts.append(part[a - lo:b - lo])
+        return MappedRows(parts or [part[0:0] for part in self.parts[:1]], name=self.name, dtype=self.dtype,
+                          mean=self.mean, scale=self.scale, release_bytes=self.release_bytes)
+
     def with_dtype(self, dtype) -> MappedRows:
         """The same rows, read as ``dtype``."""
         out = MappedRows(self.parts, name=self.name, dtype=dtype, mean=self.mean, scale=self.scale,
                          release_bytes=self.release_bytes)
+        out._max_std = self._max_std
         return out
+
+    def max_feature_std(self) -> float:
+        """The largest feature standard deviation (one streaming pass, remembered)."""
+        if self._max_std is None:
+            self._max_std = _finite_and_scale(self)[1]
+        return self._max_std
 
     def __getitem__(self, key) -> np.ndarray:
         n = len(self)
@@ -219,6 +244,24 @@ class MappedRows:
                     m.madvise(mmap.MADV_DONTNEED)
                 except (OSError, ValueError):        # pragma: no cover - closed or unsupported
                     pass
+
+
+def _file_spec(a):
+    """(file name, byte offset, shape, dtype) of a C-contiguous view into a np.memmap, else None."""
+    root = a
+    while isinstance(getattr(root, "base", None), np.ndarray):
+        root = root.base
+    if not isinstance(root, np.memmap) or getattr(root, "filename", None) is None \
+            or not a.flags.c_contiguous:
+        return None
+    delta = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return (root.filename, int(root.offset) + delta, a.shape, a.dtype.str)
+
+
+def _rebuild(specs, name, dtype, mean, scale, release_bytes):
+    parts = [np.memmap(s[0], dtype=np.dtype(s[3]), mode="r", offset=s[1], shape=s[2])
+             if isinstance(s, tuple) else s for s in specs]
+    return MappedRows(parts, name=name, dtype=dtype, mean=mean, scale=scale, release_bytes=release_bytes)
 
 
 def is_lazy(a) -> bool:
@@ -457,6 +500,55 @@ def open_source(path, *, targets=None, target: str | None = None, scale: bool = 
         _convert.convert(path, out, target=target, progress=False)
         return open_shards(out, scale=scale)
     return open_shards(path, scale=scale)
+
+
+def check_rows(X, n_in: int, dtype, what: str = "X") -> MappedRows:
+    """``check_X`` for a memory map: shape, width and finiteness checked in one streaming pass
+    (which also measures the feature scale); returns a ``MappedRows`` read as ``dtype``."""
+    rows = as_rows(X, what)
+    if rows.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (n, n_in), got {rows.ndim}-D shape {rows.shape}")
+    if len(rows) == 0:
+        raise ValueError(f"{what} is empty: 0 examples")
+    if rows.shape[1] != n_in:
+        raise ValueError(f"{what} has {rows.shape[1]} features per example, but the network expects {n_in}")
+    finite, std = _finite_and_scale(rows)
+    if not finite:
+        raise ValueError(f"{what} contains NaN or infinite values")
+    out = rows.with_dtype(dtype)
+    out._max_std = std
+    return out
+
+
+def evaluate(net, loss, X: MappedRows, y, sample_weight=None, labels=None):
+    """(loss value, accuracy or None) of ``net`` on rows too many to hold at once, in chunks.
+
+    Mean reductions weigh each chunk by its rows; sum reductions add up."""
+    n = len(X)
+    total, correct = 0.0, 0
+    mean = loss.reduction == "mean"
+    for start, chunk in X.chunks():
+        stop = start + chunk.shape[0]
+        y_hat = net.forward(chunk)
+        sw = None if sample_weight is None else sample_weight[start:stop]
+        if loss.fused:
+            value, _ = loss.value_and_delta(net.layers[-1].z, y[start:stop], sw)
+        else:
+            value = loss.value(y_hat, y[start:stop], sw)
+        total += value * (chunk.shape[0] / n) if mean else value
+        if labels is not None:
+            pred = (y_hat > 0.5)[:, 0] if y_hat.shape[1] == 1 else y_hat.argmax(axis=1)
+            correct += int(np.count_nonzero(pred == labels[start:stop]))
+    X.release()
+    return total, (None if labels is None else correct / n)
+
+
+def predict(net, X, rows: int = 65536) -> np.ndarray:
+    """``net.predict`` over a memory map, ``rows`` at a time."""
+    X = as_rows(X) if isinstance(X, np.memmap) else X
+    if not isinstance(X, MappedRows):
+        return net.predict(X)
+    return np.concatenate([net.predict(chunk) for _, chunk in X.chunks(rows)])
 
 
 def _finite_and_scale(X: MappedRows) -> tuple[bool, float]:
