@@ -50,7 +50,7 @@ def test_one_module_per_command(capsys):
     for module in mlp.cli.COMMANDS:
         assert callable(module.add_parser) and callable(module.run), module.__name__
         names.append(module.__name__.rsplit(".", 1)[1])
-    assert names == ["train", "predict", "evaluate", "info", "export", "datasets", "xor", "demo"]
+    assert names == ["train", "predict", "evaluate", "info", "export", "convert", "datasets", "xor", "demo"]
     parser = mlp.cli.build_parser()
     help_text = parser.format_help()
     for name in names:

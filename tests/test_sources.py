@@ -210,3 +210,38 @@ def test_parquet_converts_like_the_csv_and_a_missing_target_is_one_message(tmp_p
     with pytest.raises(ValueError, match=r"d\.parquet: no column 'y'; the columns are: f0, f1, f2, label"):
         _convert.convert(tmp_path / "d.parquet", tmp_path / "q", target="y", progress=False)
     assert not (tmp_path / "q").exists()
+
+
+# --------------------------------------------------------------------------- mlp convert, and views
+
+def test_mlp_convert_command_and_its_one_line_errors(tmp_path, capsys):
+    from mlp.cli import main
+
+    csv = tmp_path / "big.csv"
+    _write_csv(csv, np.arange(12.0).reshape(4, 3), ["a", "b", "a", "b"])
+    assert main(["convert", str(csv), str(tmp_path / "big")]) == 0
+    out = capsys.readouterr().out
+    assert "converted" in out and "4 rows × 3 features, 2 classes, into 1 shards" in out
+    assert main(["convert", str(csv), str(tmp_path / "big")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already exists; choose a new folder" in err[0]
+    assert main(["convert", str(csv), str(tmp_path / "c"), "--target", "nope"]) == 1
+    assert "no column 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+def test_views_read_nothing_until_indexed_and_travel_as_file_names(tmp_path):
+    import pickle
+
+    X = np.arange(200, dtype=np.float32).reshape(50, 4)
+    np.save(tmp_path / "X.npy", X)
+    rows = sources.as_rows(sources.open_npy(tmp_path / "X.npy"))
+    pick = np.array([40, 3, 17, 8])
+    view = rows.take(pick)
+    assert rows.rows_read == 0 and len(view) == 4
+    np.testing.assert_array_equal(view[0:4], X[pick])
+    np.testing.assert_array_equal(view.subset(1, 3)[0:2], X[pick[1:3]])
+    np.testing.assert_array_equal(rows.subset(10, 20)[np.array([9, 0])], X[[19, 10]])
+    sent = pickle.dumps(view)
+    assert len(sent) < X.nbytes                                 # a file name, not the rows
+    np.testing.assert_array_equal(pickle.loads(sent)[0:4], X[pick])

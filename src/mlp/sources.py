@@ -107,11 +107,12 @@ class MappedRows:
         self.largest_read = 0
         self._since_release = 0
         self._max_std = None
+        self.index = None                # a view of chosen rows (take): view row i is row index[i]
 
     # -- the array-like surface fit needs
     @property
     def shape(self) -> tuple:
-        return (int(self.offsets[-1]), *self.row_shape)
+        return (len(self), *self.row_shape)
 
     @property
     def ndim(self) -> int:
@@ -126,7 +127,7 @@ class MappedRows:
         return self.shape[0] * self.row_bytes
 
     def __len__(self) -> int:
-        return int(self.offsets[-1])
+        return int(self.offsets[-1]) if self.index is None else int(self.index.size)
 
     def __repr__(self) -> str:
         return (f"MappedRows({self.name!r}, shape={self.shape}, dtype={self.dtype}, "
@@ -140,10 +141,26 @@ class MappedRows:
         # to another process (mlp.distributed) as file names and offsets: never a copy of the rows
         specs = [_file_spec(p) or p for p in self.parts]
         return (_rebuild, (specs, self.name, self.dtype.str if self.dtype != self.stored_dtype else None,
-                           self.mean, self.scale, self.release_bytes))
+                           self.mean, self.scale, self.release_bytes, self.index))
+
+    def _like(self, parts=None, index=None) -> MappedRows:
+        out = MappedRows(self.parts if parts is None else parts, name=self.name, dtype=self.dtype,
+                         mean=self.mean, scale=self.scale, release_bytes=self.release_bytes)
+        out.index = index
+        return out
+
+    def take(self, rows) -> MappedRows:
+        """A view of the rows ``rows`` (in that order), read only when indexed: e.g. a random
+        train/validation split of a memory map without copying either part."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= len(self))):
+            raise IndexError(f"{self.name}: take needs 1-D row numbers in 0 … {len(self) - 1}")
+        return self._like(index=rows if self.index is None else self.index[rows])
 
     def subset(self, start: int, stop: int) -> MappedRows:
         """Rows start … stop−1 as a MappedRows (views of the memory maps, nothing read)."""
+        if self.index is not None:
+            return self._like(index=self.index[start:stop])
         parts = []
         for p, part in enumerate(self.parts):
             lo, hi = int(self.offsets[p]), int(self.offsets[p + 1])
@@ -157,7 +174,7 @@ class MappedRows:
         """The same rows, read as ``dtype``."""
         out = MappedRows(self.parts, name=self.name, dtype=dtype, mean=self.mean, scale=self.scale,
                          release_bytes=self.release_bytes)
-        out._max_std = self._max_std
+        out.index, out._max_std = self.index, self._max_std
         return out
 
     def max_feature_std(self) -> float:
@@ -200,6 +217,8 @@ class MappedRows:
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         """Rows start … stop−1, in order (shard by shard)."""
+        if self.index is not None:
+            return self._gather(np.arange(start, stop))
         pieces = []
         for p, part in enumerate(self.parts):
             lo, hi = self.offsets[p], self.offsets[p + 1]
@@ -212,6 +231,8 @@ class MappedRows:
 
     def _gather(self, idx: np.ndarray) -> np.ndarray:
         """Rows idx, in that order: each shard's rows read in increasing order (sequential pages)."""
+        if self.index is not None:
+            idx = self.index[idx]
         if len(self.parts) == 1:
             order = np.argsort(idx, kind="stable")
             out = np.empty((idx.size, *self.row_shape), self.stored_dtype)
@@ -258,10 +279,12 @@ def _file_spec(a):
     return (root.filename, int(root.offset) + delta, a.shape, a.dtype.str)
 
 
-def _rebuild(specs, name, dtype, mean, scale, release_bytes):
+def _rebuild(specs, name, dtype, mean, scale, release_bytes, index=None):
     parts = [np.memmap(s[0], dtype=np.dtype(s[3]), mode="r", offset=s[1], shape=s[2])
              if isinstance(s, tuple) else s for s in specs]
-    return MappedRows(parts, name=name, dtype=dtype, mean=mean, scale=scale, release_bytes=release_bytes)
+    rows = MappedRows(parts, name=name, dtype=dtype, mean=mean, scale=scale, release_bytes=release_bytes)
+    rows.index = index
+    return rows
 
 
 def is_lazy(a) -> bool:
