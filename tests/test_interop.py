@@ -299,8 +299,10 @@ def test_export_onnx_folds_scaler_and_keeps_classes(tmp_path):
     net.classes_ = np.array([3, 5, 7])
     interop.export(net, tmp_path / "m.onnx", "onnx")
     X = random_inputs(net.n_in)
-    expected = net(((X - mean) / scale).astype(np.float32))
+    expected = net(X)          # the scaler is part of the model: net(X) takes raw rows (issue 14)
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X), expected, **TOL)
+    net.scaler = None
+    np.testing.assert_allclose(expected, net(((X - mean) / scale).astype(np.float32)), **TOL)
     props = {p.key: p.value for p in onnx.load(tmp_path / "m.onnx").metadata_props}
     assert props["classes"] == "[3, 5, 7]"
     with pytest.raises(ValueError, match="format"):

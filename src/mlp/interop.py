@@ -139,8 +139,9 @@ def to_torch(net: Network):
     activation module (none for identity). The parameters are copies in the
     network's dtype (float32 → ``torch.float32``, float64 → ``torch.float64``),
     on the CPU, with ``requires_grad=True``: the module trains as any PyTorch model.
-    Like ``net(X)``, it does not apply a model file's input scaler (``net.scaler``);
-    ``export`` (``mlp export``) folds that into the first layer.
+    Like ``net(X)``, it takes raw inputs: the network's input scaler (``net.scaler``,
+    set by ``mlp train`` and ``mlp.load``), if any, is folded into the first layer
+    (``fold_scaler``).
 
     Parameters
     ----------
@@ -158,6 +159,7 @@ def to_torch(net: Network):
     """
     _check_network(net)
     torch = _require("torch", "torch")
+    net = _folded(net)
     nn = torch.nn
     dtype = _torch_dtype(torch, net.dtype)
     modules = []
@@ -319,8 +321,9 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     dimension is symbolic, so any number of rows may be fed. The element type
     is the network's dtype (float32 → FLOAT, float64 → DOUBLE). The model is
     checked with ``onnx.checker.check_model`` before it is written. Like ``net(X)``,
-    the graph does not apply a model file's input scaler (``net.scaler``); ``export``
-    (``mlp export``) folds that into the first layer and stores the class labels.
+    the graph takes raw inputs: the network's input scaler (``net.scaler``), if any,
+    is folded into the first layer (``fold_scaler``); ``export`` (``mlp export``)
+    also stores the class labels.
 
     Parameters
     ----------
@@ -357,6 +360,8 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     _check_network(net)
     onnx = _require("onnx", "onnx")
     from onnx import TensorProto, helper, numpy_helper
+
+    net = _folded(net)
 
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
         raise TypeError(f"opset must be an int, got {type(opset).__name__}")
@@ -556,11 +561,18 @@ def fold_scaler(net: Network, mean, scale) -> Network:
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
         raise ValueError("mean must be finite and scale finite and positive")
     folded = net.copy()
+    folded.scaler = None            # the first layer applies it now
     first = folded.layers[0]
     W = first.W.astype(np.float64) / scale
     first.b = first.b.astype(np.float64) - W @ mean
     first.W = W
     return folded
+
+
+def _folded(net: Network) -> Network:
+    """``net`` itself, or a copy with its input scaler folded into the first layer."""
+    scaler = getattr(net, "scaler", None)
+    return net if scaler is None else fold_scaler(net, scaler.mean, scaler.scale)
 
 
 EXPORT_FORMATS = ("onnx", "torch")
@@ -595,9 +607,8 @@ def export(model, out, format: str = "onnx") -> Network:
         net = model
     else:
         net = load(model)
-    scaler = getattr(net, "scaler", None)
     classes = getattr(net, "classes_", None)
-    exported = net if scaler is None else fold_scaler(net, scaler.mean, scaler.scale)
+    exported = _folded(net)
     if format == "onnx":
         import json
 

@@ -27,6 +27,12 @@ from .activations import Identity, Sigmoid, Softmax
 from .layers import Dense
 
 
+def _label_array(classes) -> np.ndarray:
+    """Class labels as an array to index: numbers or strings keep their type, a mix is objects."""
+    kinds = {isinstance(c, str) for c in classes}
+    return np.array(list(classes), dtype=object if len(kinds) > 1 else None)
+
+
 class Network:
     """A multi-layer network ``ŷ = σ_L(W_L … σ_1(W_1 x + b_1) … + b_L)``.
 
@@ -45,6 +51,15 @@ class Network:
         All parameters, weights first then biases (see ``param_names``).
     grads : ndarray of shape (n_params,)
         ∂loss/∂params, filled (overwritten) by ``loss_and_grad``.
+    scaler : StandardScaler or None
+        The model's input standardisation x′ = (x − mean) / scale, part of the model:
+        ``net(X)``, ``predict*``, ``loss_and_grad``, ``fit``, ``trace``, ``dead_units``,
+        ``mlp.interop.to_torch``/``to_onnx`` and ``mlp predict`` all take raw inputs and
+        apply it first. ``mlp train`` and ``mlp.load`` set it (a model file stores it);
+        None (the default) means the layers see X as given.
+    classes_ : list or None
+        Class labels, one per output (two for a single sigmoid output); when set,
+        ``predict_classes`` returns these labels instead of indices.
 
     Examples
     --------
@@ -217,13 +232,28 @@ class Network:
             h = layer.forward(h)
         return h
 
+    #: Input standardisation applied before the first layer, and class labels (see the class
+    #: docstring); None until ``mlp train``, ``mlp.load`` or the user sets them.
+    scaler = None
+    classes_ = None
+
+    def _inputs(self, X, what: str = "X"):
+        """``X`` as the first layer takes it: validated and, with a ``scaler``, standardised
+        (in float64, then converted to the network's dtype); (array, was_one_example)."""
+        if self.scaler is None:
+            return check_X(X, self.n_in, self.dtype, what=what)
+        X2, single = check_X(X, self.n_in, np.float64, what=what)
+        mean = np.asarray(self.scaler.mean, dtype=np.float64)     # any object with mean and scale
+        scale = np.asarray(self.scaler.scale, dtype=np.float64)
+        return ((X2 - mean) / scale).astype(self.dtype, copy=False), single
+
     def __call__(self, X) -> np.ndarray:
         """ŷ for one example ``x`` of shape (n_in,) → (n_out,), or a batch (n, n_in) → (n, n_out)."""
-        if _fast.ENABLED:   # one valid example, nothing cached; equal to the lines below (test_fast.py)
-            y_hat = _fast.predict_one(self, X)
+        if _fast.ENABLED and self.scaler is None:   # one valid example, nothing cached; equal to
+            y_hat = _fast.predict_one(self, X)      # the lines below (test_fast.py)
             if y_hat is not None:
                 return y_hat
-        X2, single = check_X(X, self.n_in, self.dtype)
+        X2, single = self._inputs(X)
         y_hat = self.forward(X2)
         return y_hat[0] if single else y_hat
 
@@ -246,11 +276,20 @@ class Network:
         return p
 
     def predict_classes(self, X) -> np.ndarray:
-        """Class labels: argmax for several outputs, ``ŷ > 0.5`` for a single output."""
+        """Predicted classes: argmax for several outputs, ``ŷ > 0.5`` for a single output.
+
+        Class indices 0, 1, …; the labels themselves (``classes_[index]``) when the
+        network has ``classes_`` (a model trained by ``mlp train``, or loaded), as
+        ``mlp predict`` prints them.
+        """
         y_hat = self(X)
         if self.n_out == 1:
-            return (y_hat[..., 0] > 0.5).astype(np.intp)
-        return np.argmax(y_hat, axis=-1)
+            index = (y_hat[..., 0] > 0.5).astype(np.intp)
+        else:
+            index = np.argmax(y_hat, axis=-1)
+        if self.classes_ is None:
+            return index
+        return _label_array(self.classes_)[index]
 
     # -- backward --------------------------------------------------------------------------
     def backward(self, grad_out: np.ndarray, *, fused: bool = False) -> None:
@@ -282,7 +321,7 @@ class Network:
         """
         loss = _losses.get(loss)
         loss.check_output(self.layers[-1].activation)
-        X2, _ = check_X(X, self.n_in, self.dtype)
+        X2, _ = self._inputs(X)
         y2 = check_y(y, X2.shape[0], self.n_out, self.dtype,
                      labels=isinstance(loss, _losses.CrossEntropy))
         sw = check_sample_weight(sample_weight, X2.shape[0], self.dtype)
@@ -316,9 +355,15 @@ class Network:
         ``net.fit(X, y, loss="auto", optimizer="adam", lr=None, epochs="auto",
         batch_size="auto", validation_split=0.0, early_stopping=False, schedule=None,
         weight_decay=0.0, dropout=0.0, callbacks=(), seed=None, progress=None, …)``;
-        every option is documented in ``mlp.training.fit``.
+        every option is documented in ``mlp.training.fit``. With a ``scaler`` the network
+        trains on standardised inputs, as it predicts: pass X (and ``validation_data``) raw.
         """
         from .training import fit
+        if self.scaler is not None:
+            X = self._inputs(X)[0]
+            validation = options.get("validation_data")
+            if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+                options["validation_data"] = (self._inputs(validation[0])[0], *validation[1:])
         return fit(self, X, y, **options)
 
     def dead_units(self, X) -> list[tuple[int, int]]:
@@ -336,7 +381,7 @@ class Network:
         list of (i, j)
             Unit j (row j of ``W``) of ``net.layers[i]``, both counted from 0.
         """
-        X2, _ = check_X(X, self.n_in, self.dtype)
+        X2, _ = self._inputs(X)
         dead = []
         h = X2
         for i, layer in enumerate(self.layers[:-1]):
@@ -367,7 +412,7 @@ class Network:
         Trace
             A list of ``LayerTrace`` (one per layer) with ``loss`` and ``params``.
         """
-        X2, single = check_X(x, self.n_in, self.dtype, what="x")
+        X2, single = self._inputs(x, what="x")
         if not single and X2.shape[0] != 1:
             raise ValueError(f"trace takes one example of shape ({self.n_in},), got {X2.shape}")
         if y is None:
@@ -381,6 +426,7 @@ class Network:
         elif isinstance(loss, _losses.CrossEntropy) and np.shape(y) == (self.n_out,) != (1,):
             y = np.reshape(y, (1, self.n_out))           # one one-hot (or soft) target row
         net = self.copy()                                # leaves self.grads untouched
+        net.scaler = None                                # X2 is scaled already
         value = net.loss_and_grad(X2, y, loss)
         steps = [LayerTrace(i + 1, layer.activation.name, layer.x[0].copy(), layer.z[0].copy(),
                             layer.h[0].copy(), layer.delta[0].copy(), layer.dW.copy(), layer.db.copy())

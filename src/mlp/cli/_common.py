@@ -219,10 +219,13 @@ def model_inputs(net, data, source: str):
             if data.n_features == net.n_in + 1 else ""
         raise CLIError(f"the model takes {net.n_in} input features but {source} has "
                        f"{data.n_features} ({names}){hint}")
-    X = data.X
-    if net.scaler is not None:
-        X = net.scaler.transform(X)
-    return X.astype(net.dtype)
+    return data.X          # raw: the network applies its own input scaler (net.scaler)
+
+
+def class_indices(net, X) -> np.ndarray:
+    """The predicted class of each row of ``X`` as an index into ``net.classes_``."""
+    index = {label: k for k, label in enumerate(net.classes_)}
+    return np.array([index[label] for label in net.predict_classes(X).tolist()], dtype=np.int64)
 
 
 def read_for_model(net, source: str, args, *, need_target: bool):

@@ -7,7 +7,17 @@ import json
 import numpy as np
 
 from ..losses import get as get_loss
-from ._common import CLIError, add_data_options, fmt, load_model, model_loss, out, read_for_model, targets_for
+from ._common import (
+    CLIError,
+    add_data_options,
+    class_indices,
+    fmt,
+    load_model,
+    model_loss,
+    out,
+    read_for_model,
+    targets_for,
+)
 
 _REDUCTION_WORDS = {"half_sum": "½ Σ over examples and outputs", "sum": "Σ over examples and outputs",
                     "mean": "mean"}
@@ -37,7 +47,7 @@ def _classifier_scores(net, data, X, loss_name: str, source: str) -> dict:
     if data.task != "classification":
         raise CLIError(f"the model is a classifier but {source} has a numeric target")
     y = targets_for(loss_name, data.y, net.n_out, net.dtype)
-    pred = net.predict_classes(X)
+    pred = class_indices(net, X)
     k = len(net.classes_)
     matrix = np.zeros((k, k), dtype=np.int64)
     np.add.at(matrix, (data.y, pred), 1)

@@ -32,7 +32,7 @@ def _csv_cell(value, precision: int) -> str:
 
 
 def _write_classes(writer, net, X, proba: bool, precision: int) -> None:
-    labels = [net.classes_[i] for i in net.predict_classes(X)]
+    labels = net.predict_classes(X).tolist()           # the model's labels, as net.predict_classes
     if proba:
         if net.layers[-1].activation.name not in ("softmax", "sigmoid"):
             raise CLIError("--proba needs a model with a softmax or sigmoid output")

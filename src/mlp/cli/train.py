@@ -31,6 +31,7 @@ from ._common import (
     add_data_options,
     check_out_folder,
     checkpoint_path,
+    class_indices,
     fmt,
     fraction,
     load_model,
@@ -274,7 +275,7 @@ def _split(r: _Run) -> None:
     """Hold out ``r.split`` of the rows for validation: stratified by class where every class has
     two examples and the held-out part can hold one of each, else at random (seeded by --seed)."""
     data, net = r.data, r.net
-    X = r.scaler.transform(data.X) if r.scaler is not None else data.X
+    X = data.X              # raw: the network applies its scaler (set in _metadata) itself
     if data.task == "classification":
         y = targets_for(r.loss, data.y, net.n_out, net.dtype)
     else:
@@ -403,7 +404,7 @@ def _fit(r: _Run, kwargs: dict) -> tuple[bool, float]:
 
 
 def _accuracy(net, X, y) -> float:
-    return float(np.mean(net.predict_classes(X) == y))
+    return float(np.mean(class_indices(net, X) == y))
 
 
 def _final(r: _Run, history, seconds: float) -> dict:
