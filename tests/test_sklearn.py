@@ -19,46 +19,20 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 import mlp  # noqa: E402
 from mlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
-# Checks expected to fail with the default dtype="float32", and why (run strictly: an unexpected
-# pass fails the suite). mlp skips no check; scikit-learn itself skips three, and says why:
-#   check_array_api_input (both estimators): "SCIPY_ARRAY_API is not set" — the estimators do not
-#       claim array-API support (tag array_api_support=False), so nothing is lost;
-#   check_classifiers_multilabel_output_format_decision_function: "MLPClassifier does not have a
-#       decision_function method" — as scikit-learn's own MLPClassifier.
-_SW_REASON = ("float32 training: weighted and repeated rows give the same gradients up to float32 "
-              "rounding, and after 60 Adam steps predictions agree to ~1e-6, not the check's 1e-7; "
-              "with dtype='float64' the same check passes (test_sample_weight_equivalence_float64)")
-EXPECTED_FAILED = {
-    "MLPClassifier": {"check_sample_weight_equivalence_on_dense_data": _SW_REASON},
-    "MLPRegressor": {"check_sample_weight_equivalence_on_dense_data": _SW_REASON},
-}
 
-
-def expected_failed_checks(estimator):
-    return EXPECTED_FAILED.get(type(estimator).__name__, {})
-
-
+# Every check of scikit-learn's conformance suite passes for both estimators: no expected
+# failures. (scikit-learn itself skips three, and says why: check_array_api_input for both,
+# "SCIPY_ARRAY_API is not set" — the estimators do not claim array-API support; and
+# check_classifiers_multilabel_output_format_decision_function, "MLPClassifier does not have a
+# decision_function method", as scikit-learn's own MLPClassifier.)
 # Small networks and few epochs keep the whole conformance suite to a few seconds.
 @parametrize_with_checks(
     [MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, random_state=0),
-     MLPRegressor(hidden_layer_sizes=(16,), max_iter=100, learning_rate_init=0.01, random_state=0)],
-    expected_failed_checks=expected_failed_checks, xfail_strict=True)
+     MLPRegressor(hidden_layer_sizes=(16,), max_iter=100, learning_rate_init=0.01, random_state=0)])
 def test_sklearn_conformance(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
-
-
-@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
-def test_sample_weight_equivalence_float64(Estimator):
-    """Integer weights = repeated rows, zero weight = removed row (scikit-learn's own check),
-    to its 1e-7 tolerance, which float64 training meets."""
-    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
-    est = Estimator(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, dtype="float64",
-                    random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check_sample_weight_equivalence_on_dense_data(Estimator.__name__, est)
 
 
 # -- inside scikit-learn's tools ---------------------------------------------------------------
@@ -98,8 +72,8 @@ def test_grid_search_selects_and_refits():
 
 def test_regressor_in_pipeline_and_grid_search():
     X, y = make_regression(n_samples=300, n_features=5, noise=1.0, random_state=0)
-    pipe = make_pipeline(StandardScaler(), MLPRegressor((32,), max_iter=400, learning_rate_init=0.01,
-                                                        random_state=0))
+    pipe = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), max_iter=400,
+                                                        learning_rate_init=0.01, random_state=0))
     grid = GridSearchCV(pipe, {"mlpregressor__alpha": [1e-4, 1e-1]}, cv=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -186,13 +160,13 @@ def test_regressor_shapes_and_quality():
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(400, 2))
     y = np.sin(X[:, 0]) + X[:, 1] ** 2 / 2
-    reg = quiet_fit(MLPRegressor((32, 32), activation="tanh", max_iter=300, learning_rate_init=0.01,
-                                 random_state=0), X[:300], y[:300])
+    reg = quiet_fit(MLPRegressor(hidden_layer_sizes=(32, 32), activation="tanh", max_iter=300,
+                                 learning_rate_init=0.01, random_state=0), X[:300], y[:300])
     assert reg.out_activation_ == "identity"
     assert reg.predict(X).shape == (400,) and reg.predict(X).dtype == np.float64
     assert reg.score(X[300:], y[300:]) > 0.95
     Y = np.stack([y, -y], axis=1)
-    reg2 = quiet_fit(MLPRegressor((16,), max_iter=30, random_state=0), X, Y)
+    reg2 = quiet_fit(MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, random_state=0), X, Y)
     assert reg2.n_outputs_ == 2 and reg2.predict(X).shape == (400, 2)
 
 
@@ -208,7 +182,9 @@ def test_warm_start_continues_with_optimizer_state():
     quiet_fit(twice, X, y)
     # 5 + 5 epochs with the Adam moments and the shuffling stream carried on = 10 epochs at once
     np.testing.assert_array_equal(twice.network_.params, once.network_.params)
-    assert twice.n_iter_ == 10 and len(twice.loss_curve_) == 10
+    # scikit-learn's counting: n_iter_ is this fit's epochs, loss_curve_ and t_ all of them
+    assert twice.n_iter_ == 5 and len(twice.loss_curve_) == 10 and twice.t_ == 10 * len(X)
+    assert twice.loss_curve_ == once.loss_curve_
     assert not np.array_equal(first_params, twice.network_.params)
     # without warm_start a second fit starts again from the same initial weights
     cold = MLPClassifier(max_iter=5, **kw)
@@ -233,15 +209,15 @@ def test_partial_fit_is_one_epoch_each():
     inc = MLPClassifier(**kw)
     for _ in range(3):
         inc.partial_fit(X, y, classes=[0, 1, 2])
-    assert inc.n_iter_ == 3
+    assert inc.n_iter_ == 1 and len(inc.loss_curve_) == 3 and inc.t_ == 3 * len(X)   # scikit-learn's
     full = quiet_fit(MLPClassifier(max_iter=3, **kw), X, y)
     np.testing.assert_array_equal(inc.network_.params, full.network_.params)
     with pytest.raises(ValueError, match="classes"):
         inc.partial_fit(X, y + 5)
-    reg = MLPRegressor((4,), random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), random_state=0)
     reg.partial_fit(X, y.astype(float))
     reg.partial_fit(X, y.astype(float))
-    assert reg.n_iter_ == 2 and len(reg.loss_curve_) == 2
+    assert reg.n_iter_ == 1 and len(reg.loss_curve_) == 2
 
 
 def test_stopping_rule_tol_and_n_iter_no_change():
@@ -317,7 +293,7 @@ def test_pickle_keeps_the_network_whole():
 
 
 @pytest.mark.parametrize("params, error, match", [
-    (dict(solver="lbfgs"), ValueError, "lbfgs"),
+    (dict(solver="newton"), ValueError, "solver"),
     (dict(activation="gelu"), ValueError, "logistic"),
     (dict(hidden_layer_sizes=(8, 0)), ValueError, "hidden_layer_sizes"),
     (dict(hidden_layer_sizes="big"), ValueError, "hidden_layer_sizes"),
@@ -337,10 +313,12 @@ def test_bad_hyper_parameters_fail_in_fit(params, error, match):
         est.fit(X, y)
 
 
-def test_float64_network():
+def test_dtype_parameter_fixes_the_precision():
     X, y = blobs()
-    clf = quiet_fit(MLPClassifier((8,), dtype="float64", max_iter=5, random_state=0), X, y)
-    assert clf.network_.dtype == np.float64
+    clf = quiet_fit(MLPClassifier((8,), dtype="float32", max_iter=5, random_state=0), X, y)
+    assert clf.network_.dtype == np.float32
+    assert clf.predict_proba(X).dtype == np.float64          # float64 X: float64 arithmetic
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
 
 
 def test_mlp_import_does_not_import_sklearn():

@@ -1,0 +1,197 @@
+"""mlp.sklearn against scikit-learn's MLP on seven data sets, both with scikit-learn's defaults.
+
+Data sets: iris, wine, breast_cancer (inputs standardised inside a Pipeline, per fold),
+digits (pixels ÷ 16), mnist-5k (``mlp.datasets.mnist_5k``, pixels ÷ 255; needs the
+``datasets`` extra), diabetes (scikit-learn's scaled inputs, y standardised) and
+friedman1 (``make_friedman1(n_samples=2000, random_state=0)``, inputs standardised).
+Classification: stratified 5-fold, accuracy; regression: 5-fold, R². Every fold is
+fitted by both libraries with the same ``random_state`` and all other parameters at
+scikit-learn's defaults (one hidden layer of 100 ReLU units, Adam, lr 1e-3, alpha 1e-4,
+batch min(200, n), at most 200 epochs, tol 1e-4, n_iter_no_change 10); mlp's precision
+follows the input (float64 here), as scikit-learn's. ``--repeats R`` repeats the 5 folds
+with R shuffles of the data (split seeds 0 … R−1; estimator ``random_state`` = 10·split
+seed + fold), so a score's spread covers both the folds and the initialisations.
+
+Each library runs in a process of its own (one per data set), with one BLAS thread
+(``--threads``), so neither disturbs the other's timing. Reported: mean ± std of the
+test score over all folds, mean fit time (wall clock of ``Pipeline.fit``) and the ratio
+of the median fit times, median epochs. "within 1 std" compares mlp's mean to
+scikit-learn's mean ± scikit-learn's std.
+
+Run: ``.venv/bin/python benchmarks/sklearn_compare.py [--repeats 1] [--sets iris,wine]
+[--no-write]``; under the shared machine's exclusive lock
+(``flock -w 900 /tmp/mlp-bench.lock …``). Writes (or replaces) the "scikit-learn
+comparison" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+BEGIN, END = "<!-- sklearn-comparison:begin -->", "<!-- sklearn-comparison:end -->"
+SETS = ["iris", "wine", "breast_cancer", "digits", "mnist-5k", "diabetes", "friedman1"]
+LIBRARIES = {"scikit-learn": "sklearn.neural_network", "mlp": "mlp.sklearn"}
+
+
+def load(name):
+    """(X, y, task, scale_in_pipeline) for one data set."""
+    from sklearn import datasets
+
+    if name in ("iris", "wine", "breast_cancer"):
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+        return X, y, "classification", True
+    if name == "digits":
+        X, y = datasets.load_digits(return_X_y=True)
+        return X / 16.0, y, "classification", False
+    if name == "mnist-5k":
+        import mlp.datasets
+
+        X, y = mlp.datasets.mnist_5k()
+        return X, y, "classification", False
+    if name == "diabetes":
+        X, y = datasets.load_diabetes(return_X_y=True)
+        return X, (y - y.mean()) / y.std(), "regression", False
+    if name == "friedman1":
+        X, y = datasets.make_friedman1(n_samples=2000, random_state=0)
+        return X, y, "regression", True
+    raise ValueError(f"unknown data set {name!r}; known: {', '.join(SETS)}")
+
+
+def worker(library: str, name: str, repeats: int, threads: int) -> dict:
+    """Fit ``library``'s estimator on every fold of ``name``; scores, seconds and epochs."""
+    if threads:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+        threadpool_limits(limits=threads)
+    import importlib
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    module = importlib.import_module(LIBRARIES[library])
+    X, y, task, scale = load(name)
+    Estimator = module.MLPClassifier if task == "classification" else module.MLPRegressor
+    with warnings.catch_warnings():                    # warm up imports and BLAS
+        warnings.simplefilter("ignore")
+        Estimator(max_iter=2, random_state=0).fit(X[:60], y[:60])
+    scores, seconds, epochs = [], [], []
+    for split_seed in range(repeats):
+        Split = StratifiedKFold if task == "classification" else KFold
+        folds = Split(n_splits=5, shuffle=True, random_state=split_seed).split(X, y)
+        for k, (train, test) in enumerate(folds):
+            est = Estimator(random_state=10 * split_seed + k)
+            model = make_pipeline(StandardScaler(), est) if scale else est
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                t0 = time.perf_counter()
+                model.fit(X[train], y[train])
+                seconds.append(time.perf_counter() - t0)
+            scores.append(float(model.score(X[test], y[test])))
+            epochs.append(int(est.n_iter_))
+    return {"task": task, "shape": list(X.shape), "scores": scores, "seconds": seconds,
+            "epochs": epochs}
+
+
+def run_worker(library, name, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", library, name, "--repeats", str(args.repeats),
+           "--threads", str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="shuffled 5-fold splits per data set (default 1)")
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated ({','.join(SETS)})")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS threads per process (default 1; 0 leaves the BLAS default)")
+    parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
+    parser.add_argument("--worker", nargs=2, metavar=("LIBRARY", "SET"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(*args.worker, args.repeats, args.threads)))
+        return 0
+
+    import sklearn
+
+    import mlp
+
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows, verdicts = [], []
+    for name in args.sets.split(","):
+        res = {lib: run_worker(lib, name, args) for lib in LIBRARIES}
+        sk, ours = res["scikit-learn"], res["mlp"]
+        sk_mean, sk_std = statistics.mean(sk["scores"]), statistics.stdev(sk["scores"])
+        our_mean, our_std = statistics.mean(ours["scores"]), statistics.stdev(ours["scores"])
+        within = abs(our_mean - sk_mean) <= sk_std
+        ratio = statistics.median(sk["seconds"]) / statistics.median(ours["seconds"])
+        metric = "accuracy" if sk["task"] == "classification" else "R²"
+        n, d = sk["shape"]
+        rows.append(
+            f"| {name} | {n}×{d} | {metric} | {sk_mean:.4f} ± {sk_std:.4f} | {our_mean:.4f} ± {our_std:.4f} "
+            f"| {our_mean - sk_mean:+.4f} ({'yes' if within else 'NO'}) "
+            f"| {statistics.mean(sk['seconds']):.3f} s | {statistics.mean(ours['seconds']):.3f} s "
+            f"| {ratio:.2f}× | {statistics.median(sk['epochs']):g} / {statistics.median(ours['epochs']):g} |")
+        verdicts.append((name, within, ratio))
+        print(rows[-1], flush=True)
+        print(f"    scikit-learn scores {', '.join(f'{s:.4f}' for s in sk['scores'])}", flush=True)
+        print(f"    mlp          scores {', '.join(f'{s:.4f}' for s in ours['scores'])}", flush=True)
+    load_avg = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    n_within = sum(w for _, w, _ in verdicts)
+    n_faster = sum(r > 1 for _, _, r in verdicts)
+    summary = (f"mlp's mean score is within one standard deviation of scikit-learn's on {n_within} of "
+               f"{len(verdicts)} data sets; its median fit time is shorter on {n_faster} of {len(verdicts)} "
+               f"(ratios {min(r for *_, r in verdicts):.2f}× – {max(r for *_, r in verdicts):.2f}×).")
+    print(summary)
+    folds = 5 * args.repeats
+    section = "\n".join([
+        BEGIN,
+        "## scikit-learn comparison",
+        "",
+        "`benchmarks/sklearn_compare.py`: `mlp.sklearn.MLPClassifier`/`MLPRegressor` against "
+        "scikit-learn's, both with scikit-learn's defaults (hidden_layer_sizes=(100,), relu, adam, "
+        "learning_rate_init=1e-3, alpha=1e-4, batch_size=min(200, n), max_iter=200, tol=1e-4, "
+        "n_iter_no_change=10), the same `random_state` per fold, float64 on both sides. "
+        f"Stratified 5-fold CV (KFold for regression) × {args.repeats} shuffle(s) = "
+        f"{folds} fits per library and data set; iris, wine, breast_cancer and friedman1 "
+        "standardised in a Pipeline, digits ÷ 16, mnist-5k ÷ 255, diabetes' y standardised. "
+        "Score: mean ± std over the folds; time: mean fit time, and scikit-learn's median over "
+        "mlp's median; epochs: median n_iter_ (scikit-learn / mlp). Each library in its own "
+        f"process, {args.threads or 'default'} BLAS thread(s).",
+        "",
+        "| data set | n×d | score | scikit-learn | mlp | mlp − sklearn (within 1 std?) | "
+        "sklearn fit | mlp fit | speed-up | epochs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        summary,
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), load average after the run "
+        f"{load_avg}; Python {platform.python_version()}, NumPy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, mlp {mlp.__version__}; started {started}.",
+        END,
+    ])
+    if not args.no_write:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from _common import RESULTS, write_section
+
+        write_section(section, BEGIN, END)
+        print(f"wrote the scikit-learn comparison section of {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
