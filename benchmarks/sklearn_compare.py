@@ -9,8 +9,8 @@ fitted by both libraries with the same ``random_state`` and all other parameters
 scikit-learn's defaults (one hidden layer of 100 ReLU units, Adam, lr 1e-3, alpha 1e-4,
 batch min(200, n), at most 200 epochs, tol 1e-4, n_iter_no_change 10); mlp's precision
 follows the input (float64 here), as scikit-learn's. ``--repeats R`` repeats the 5 folds
-with R shuffles of the data (split seeds 0 … R−1; estimator ``random_state`` = 10·split
-seed + fold), so a score's spread covers both the folds and the initialisations.
+with R shuffles of the data (split seeds s … s+R−1, ``--first-seed s``; estimator
+``random_state`` = 10·split seed + fold), so a score's spread covers both the folds and the initialisations.
 
 Each library runs in a process of its own (one per data set), with one BLAS thread
 (``--threads``), so neither disturbs the other's timing. Reported: mean ± std of the
@@ -67,7 +67,7 @@ def load(name):
     raise ValueError(f"unknown data set {name!r}; known: {', '.join(SETS)}")
 
 
-def worker(library: str, name: str, repeats: int, threads: int) -> dict:
+def worker(library: str, name: str, repeats: int, threads: int, first_seed: int = 0) -> dict:
     """Fit ``library``'s estimator on every fold of ``name``; scores, seconds and epochs."""
     if threads:
         from threadpoolctl import threadpool_limits  # installed with scikit-learn
@@ -87,7 +87,7 @@ def worker(library: str, name: str, repeats: int, threads: int) -> dict:
         warnings.simplefilter("ignore")
         Estimator(max_iter=2, random_state=0).fit(X[:60], y[:60])
     scores, seconds, epochs = [], [], []
-    for split_seed in range(repeats):
+    for split_seed in range(first_seed, first_seed + repeats):
         Split = StratifiedKFold if task == "classification" else KFold
         folds = Split(n_splits=5, shuffle=True, random_state=split_seed).split(X, y)
         for k, (train, test) in enumerate(folds):
@@ -106,7 +106,7 @@ def worker(library: str, name: str, repeats: int, threads: int) -> dict:
 
 def run_worker(library, name, args) -> dict:
     cmd = [sys.executable, __file__, "--worker", library, name, "--repeats", str(args.repeats),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads), "--first-seed", str(args.first_seed)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -115,6 +115,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1,
                         help="shuffled 5-fold splits per data set (default 1)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="split seed of the first repeat (default 0; another value: other folds)")
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated ({','.join(SETS)})")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS threads per process (default 1; 0 leaves the BLAS default)")
@@ -122,7 +124,7 @@ def main(argv=None) -> int:
     parser.add_argument("--worker", nargs=2, metavar=("LIBRARY", "SET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(*args.worker, args.repeats, args.threads)))
+        print(json.dumps(worker(*args.worker, args.repeats, args.threads, args.first_seed)))
         return 0
 
     import sklearn
@@ -157,15 +159,21 @@ def main(argv=None) -> int:
                f"(ratios {min(r for *_, r in verdicts):.2f}× – {max(r for *_, r in verdicts):.2f}×).")
     print(summary)
     folds = 5 * args.repeats
+    begin, end, title = BEGIN, END, "## scikit-learn comparison"
+    if args.first_seed:                     # other folds: a section of their own, after the first
+        tag = f"sklearn-comparison-seed-{args.first_seed}"
+        begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
+        title = f"### scikit-learn comparison, other folds (split seed {args.first_seed})"
     section = "\n".join([
-        BEGIN,
-        "## scikit-learn comparison",
+        begin,
+        title,
         "",
         "`benchmarks/sklearn_compare.py`: `mlp.sklearn.MLPClassifier`/`MLPRegressor` against "
         "scikit-learn's, both with scikit-learn's defaults (hidden_layer_sizes=(100,), relu, adam, "
         "learning_rate_init=1e-3, alpha=1e-4, batch_size=min(200, n), max_iter=200, tol=1e-4, "
         "n_iter_no_change=10), the same `random_state` per fold, float64 on both sides. "
-        f"Stratified 5-fold CV (KFold for regression) × {args.repeats} shuffle(s) = "
+        f"Stratified 5-fold CV (KFold for regression) × {args.repeats} shuffle(s) (split seeds "
+        f"{args.first_seed}–{args.first_seed + args.repeats - 1}) = "
         f"{folds} fits per library and data set; iris, wine, breast_cancer and friedman1 "
         "standardised in a Pipeline, digits ÷ 16, mnist-5k ÷ 255, diabetes' y standardised. "
         "Score: mean ± std over the folds; time: mean fit time, and scikit-learn's median over "
@@ -182,13 +190,13 @@ def main(argv=None) -> int:
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), load average after the run "
         f"{load_avg}; Python {platform.python_version()}, NumPy {np.__version__}, scikit-learn "
         f"{sklearn.__version__}, mlp {mlp.__version__}; started {started}.",
-        END,
+        end,
     ])
     if not args.no_write:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from _common import RESULTS, write_section
 
-        write_section(section, BEGIN, END)
+        write_section(section, begin, end)
         print(f"wrote the scikit-learn comparison section of {RESULTS}")
     return 0
 
