@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/mlp demo
+	@echo "Next: $(VENV)/bin/mlp playground   (the lecture, live in your browser: http://127.0.0.1:8765)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests

@@ -50,8 +50,9 @@ def test_one_module_per_command(capsys):
     for module in mlp.cli.COMMANDS:
         assert callable(module.add_parser) and callable(module.run), module.__name__
         names.append(module.__name__.rsplit(".", 1)[1])
-    assert names == ["train", "predict", "evaluate", "info", "export", "convert", "datasets", "xor", "demo"]
+    assert names == ["train", "predict", "evaluate", "info", "export", "convert", "datasets", "xor", "demo",
+                     "playground"]
     parser = mlp.cli.build_parser()
     help_text = parser.format_help()
     for name in names:
-        assert f"    {name} " in help_text
+        assert f"    {name} " in help_text or f"    {name}\n" in help_text

@@ -239,3 +239,26 @@ def test_model_file_loads_and_predicts_as_the_session():
             f.write(s.model_file())
         net = mlp.load(path)
     np.testing.assert_allclose(net(s.Xf_test), s.net(s.Xf_test), rtol=0, atol=1e-12)
+
+
+def test_cli_command_serves_and_prints_its_url():
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    for argv in (["-m", "mlp", "playground", "--port", "0", "--no-open"],
+                 ["-m", "mlp.playground", "--port", "0", "--no-open"]):
+        proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("mlp playground: http://127.0.0.1:") and "?token=" in line
+            url = line.split(": ", 1)[1].strip()
+            port = int(url.split(":")[2].split("/")[0])
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", url.split(str(port), 1)[1])
+            assert conn.getresponse().status == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    bad = subprocess.run([sys.executable, "-m", "mlp", "playground", "--port", "70000", "--no-open"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "--port" in bad.stderr

@@ -1,4 +1,4 @@
-"""The ``mlp`` command line: train, predict, evaluate, info, export, datasets, xor, demo.
+"""The ``mlp`` command line: train, predict, evaluate, info, export, datasets, xor, demo, playground.
 
 This package owns argument parsing, what the commands print, and turning every
 error into one line on stderr (``mlp: error: …``) with a non-zero exit code —
@@ -23,7 +23,7 @@ import sys
 import warnings
 
 from .._version import __version__
-from . import convert, datasets, demo, evaluate, export, info, predict, train, xor
+from . import convert, datasets, demo, evaluate, export, info, playground, predict, train, xor
 from ._common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -37,7 +37,7 @@ from ._common import (
 
 __all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "CLIError", "build_parser", "main"]
 
-COMMANDS = (train, predict, evaluate, info, export, convert, datasets, xor, demo)
+COMMANDS = (train, predict, evaluate, info, export, convert, datasets, xor, demo, playground)
 """The command modules, in the order ``mlp --help`` lists them (each: ``add_parser(sub)``, ``run(args)``)."""
 
 

@@ -11,7 +11,7 @@ and the lecture built in (the hand-made XOR net, the hidden space, ∂ŷ/∂w1 b
 beside backprop, dead ReLUs, the linear collapse).
 
 Training runs here, in Python: a Step is ``net.fit(..., epochs=1)``, Play runs as
-many epochs per animation frame as fit a 12 ms budget.
+many epochs per animation frame as fit a 10 ms budget.
 
 >>> from mlp.playground import make_server
 >>> server = make_server()             # 127.0.0.1, a free port, a random token

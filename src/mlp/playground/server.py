@@ -34,6 +34,7 @@ import json
 import math
 import secrets
 import struct
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -49,7 +50,7 @@ STATIC = {
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
 }
 MAX_JSON_BYTES = 64 * 1024
-FRAME_BUDGET_S = 0.012
+FRAME_BUDGET_S = 0.010
 
 
 def _static(name: str) -> bytes:
@@ -100,6 +101,10 @@ class PlaygroundServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):   # a closed tab is not an error
+            super().handle_error(request, client_address)
+
     def __init__(self, port: int = 0, token: str | None = None):
         self.token = token or secrets.token_urlsafe(24)
         self.session = Session()
@@ -145,7 +150,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, code: int, message: str):
         self.close_connection = code >= 500 or code in (411, 413)
-        self._json({"error": message}, code)
+        try:
+            self._json({"error": message}, code)
+        except ConnectionError:
+            self.close_connection = True
 
     # -- checks ---------------------------------------------------------------------------
     def _host_ok(self) -> bool:
@@ -234,6 +242,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             route(self, query)
+        except ConnectionError:             # the page went away mid-answer
+            self.close_connection = True
         except ValueError as e:
             self._error(400, str(e))
         except Exception as e:  # noqa: BLE001 - keep serving; report it
@@ -260,11 +270,14 @@ class Handler(BaseHTTPRequestHandler):
     def api_frame(self, query):
         play = query.get("play", ["0"])[0] == "1"
         layer = query.get("hs", ["0"])[0]
-        layer = int(layer) if layer.isdigit() else 0
+        layer = int(layer) if layer.isdigit() and len(layer) < 4 else 0
+        since = query.get("chart", [""])[0].split(":")
+        since = (int(since[0]), int(since[1])) if len(since) == 2 and all(
+            x.isdigit() and len(x) < 10 for x in since) else None
         s = self.server.session
         with self.server.lock:
             ran = s.train(budget_s=FRAME_BUDGET_S) if play else 0
-            head, blob = s.frame(hidden_layer=layer)
+            head, blob = s.frame(hidden_layer=layer, chart_since=since)
         head["ran"] = ran
         self._frame_response(head, blob)
 

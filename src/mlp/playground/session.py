@@ -3,7 +3,7 @@
 Every number the page shows is computed here, by mlp's public API: the network is
 an ``mlp.Network`` of ``mlp.Dense`` layers, a Step is ``net.fit(..., epochs=1)``
 and Play runs ``net.fit(..., epochs=k)`` for as many epochs as fit a frame's time
-budget. ``fit`` called again continues the same optimiser state and random
+budget (10 ms). ``fit`` called again continues the same optimiser state and random
 generator, so N Steps give the parameters of one ``fit(epochs=N)`` with the same
 options (tests/test_playground_browser.py checks it through the page). Reset puts
 back the initial parameters and drops ``net.train_state`` (the next ``fit`` starts
@@ -322,6 +322,7 @@ class Session:
         self.net.train_state = None
         self.opt, self._opt_key = optimizer_for(self.config), self.opt_key()
         self.chart = []                  # (epoch, train loss, test loss)
+        self.chart_id = getattr(self, "chart_id", 0) + 1     # changes whenever points are dropped
         self.banner = None
         self.ms_per_epoch = None
         self._record()
@@ -402,8 +403,9 @@ class Session:
             self.chart[-1] = (self.epoch, m["train_loss"], m["test_loss"])
         else:
             self.chart.append((self.epoch, m["train_loss"], m["test_loss"]))
-        if len(self.chart) > 2000:                       # keep the chart light: every other point
+        if len(self.chart) > 600:                        # keep the chart light: every other point
             self.chart = self.chart[:1] + self.chart[1:-1:2] + self.chart[-1:]
+            self.chart_id += 1
 
     # -- what the page shows -------------------------------------------------------------
     def predict(self, Xf):
@@ -455,7 +457,7 @@ class Session:
             return None
         layer = min(max(1, layer), hidden)
         x0, x1, y0, y1 = self.domain
-        t = np.linspace(0, 1, 41)
+        t = np.linspace(0, 1, 21)
         lines = []
         for s in np.linspace(0, 1, 11):
             lines.append(np.column_stack([x0 + s * (x1 - x0) + 0 * t, y0 + t * (y1 - y0)]))
@@ -467,9 +469,8 @@ class Session:
         def to_h(X):
             return self.neuron_values(problems.features(X, feats))[layer][:, pick]
         return {"layer": layer, "units": units,
-                "lines": [np.round(to_h(L), 5).tolist() for L in lines],
-                "train": np.round(to_h(self.X_train), 5).tolist(), "train_y": self.y_train.tolist(),
-                "inputs": np.round(self.X_train, 5).tolist()}
+                "lines": [np.round(to_h(L), 4).tolist() for L in lines],
+                "train": np.round(to_h(self.X_train), 5).tolist(), "train_y": self.y_train.tolist()}
 
     def collapse_view(self) -> dict | None:
         """All hidden activations identity: the single affine map W_eff x + b_eff and what it can do."""
@@ -488,8 +489,12 @@ class Session:
                 self.classes_of(self.Xf_train @ base.W.T + base.b) == self.y_train))
         return view
 
-    def frame(self, *, hidden_layer: int | None = None) -> tuple[dict, bytes]:
-        """The JSON part and the float32 heatmaps of one frame."""
+    def frame(self, *, hidden_layer: int | None = None, chart_since: tuple[int, int] | None = None
+              ) -> tuple[dict, bytes]:
+        """The JSON part and the float32 heatmaps of one frame.
+
+        ``chart_since=(chart_id, n)``: the page holds the first n chart points of chart chart_id;
+        only the points from n − 1 on are sent (the last one may have changed)."""
         with np.errstate(over="ignore", invalid="ignore"):      # a diverged net: inf is drawn as inf
             main = self.predict(self.Xf_grid).astype(np.float32)
             small = [v.astype(np.float32) for v in self.neuron_values(self.Xf_small)[:-1]]
@@ -497,8 +502,12 @@ class Session:
         layers = [{"W": layer.W.tolist(), "b": layer.b.tolist(), "act": layer.activation.name}
                   for layer in self.net.layers]
         m = self.last_metrics
+        start = 0
+        if chart_since and chart_since[0] == self.chart_id:
+            start = max(0, min(chart_since[1] - 1, len(self.chart)))
         head = {
-            "epoch": self.epoch, "metrics": m, "chart": self.chart, "layers": layers,
+            "epoch": self.epoch, "metrics": m, "chart": self.chart[start:], "chart_id": self.chart_id,
+            "chart_start": start, "layers": layers,
             "names": self.net.param_names(), "n_out": self.n_out, "task": self.task,
             "n_classes": self.n_classes, "G": G, "g": g, "domain": self.domain,
             "units": [v.shape[1] for v in small], "dead": self.net.dead_units(self.Xf_train),

@@ -13,7 +13,7 @@ let state = {};            // the settings (URL fragment = the ones that differ 
 let data = null;           // points from the server
 let frame = null;          // last frame: {head, floats}
 let playing = false, busy = false, dirty = true;
-let chartHover = -1;
+let chartHover = -1, chartCache = null;
 window.pgStats = {frames: 0, epochs: 0, started: 0};
 
 // ---------------------------------------------------------------- server calls
@@ -32,11 +32,19 @@ async function api(path, {method = "GET", body = null, type = "application/json"
   return isJson ? r.json() : r.arrayBuffer();
 }
 
-async function getFrame(play) {
-  const hs = Math.max(1, parseInt($("hs-layer").value || "1", 10));
-  const buf = await api("frame?play=" + (play ? 1 : 0) + "&hs=" + hs);
+async function getFrame(play, withHidden = true) {
+  const hs = withHidden ? Math.max(1, parseInt($("hs-layer").value || "1", 10)) : 0;
+  const have = chartCache ? `&chart=${chartCache.id}:${chartCache.points.length}` : "";
+  const buf = await api("frame?play=" + (play ? 1 : 0) + "&hs=" + hs + have);
   const n = new DataView(buf).getUint32(0, true);
   const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+  // the loss chart comes in pieces: the points from chart_start on
+  if (chartCache && chartCache.id === head.chart_id) {
+    chartCache.points = chartCache.points.slice(0, head.chart_start).concat(head.chart);
+  } else {
+    chartCache = {id: head.chart_id, points: head.chart};
+  }
+  head.chart = chartCache.points;
   const floats = new Float32Array(buf, 4 + n);
   return {head, floats};
 }
@@ -274,11 +282,17 @@ function drawThumb(c, t) {
   });
 }
 
+const offscreen = {};
 function paint(canvas, w, h, colourAt) {
   // an opaque w x h image, scaled onto the canvas without smoothing
-  const off = document.createElement("canvas"); off.width = w; off.height = h;
+  let off = offscreen[w + "x" + h];
+  if (!off) {
+    off = document.createElement("canvas"); off.width = w; off.height = h;
+    off._img = off.getContext("2d").createImageData(w, h);
+    offscreen[w + "x" + h] = off;
+  }
   const octx = off.getContext("2d");
-  const img = octx.createImageData(w, h);
+  const img = off._img;
   for (let i = 0; i < w * h; i++) {
     const c = colourAt(i);
     img.data[4 * i] = c[0]; img.data[4 * i + 1] = c[1]; img.data[4 * i + 2] = c[2]; img.data[4 * i + 3] = 255;
@@ -668,32 +682,50 @@ function setPlaying(on) {
   else refreshSymbolic();
 }
 
-let lastSym = 0;
-async function tick() {
-  if (!busy && (playing || dirty)) {
-    busy = true;
-    const wasDirty = dirty;
-    dirty = false;
-    try {
-      frame = await getFrame(playing);
-      render();
-      if (playing) {
-        pgStats.frames++; pgStats.epochs += frame.head.ran;
-        if (frame.head.at_stop) setPlaying(false);
-        if (performance.now() - lastSym > 1000 && !$("lecture-hidden-check")) { lastSym = performance.now(); }
-      } else if (wasDirty) {
-        document.body.dataset.ready = "1";
-      }
-    } catch (e) {
-      showBanner({kind: "error", message: e.message});
-      setPlaying(false);
+// One frame request in flight at a time (back-pressure). While playing, the next request
+// leaves as soon as a frame arrives, and drawing happens on the next animation frame, so the
+// server trains while the page draws. The hidden space rides along on every 6th frame.
+let pending = null, nFetched = 0;
+async function pump() {
+  if (busy || !(playing || dirty)) return;
+  busy = true;
+  const wasDirty = dirty, play = playing;
+  dirty = false;
+  try {
+    const f = await getFrame(play, !play || nFetched++ % 6 === 0);
+    if (!f.head.hidden_space && frame && frame.head.hidden_space) f.head.hidden_space = frame.head.hidden_space;
+    pending = f;
+    if (play) {
+      pgStats.epochs += f.head.ran;
+      if (f.head.at_stop) setPlaying(false);
+    } else if (wasDirty) {
+      pending.ready = true;
     }
-    busy = false;
+  } catch (e) {
+    showBanner({kind: "error", message: e.message});
+    setPlaying(false);
   }
+  busy = false;
+  if (playing) pump();
+}
+
+function tick() {
+  if (pending) {
+    frame = pending; pending = null;
+    const t0 = performance.now();
+    render();
+    pgStats.renderMs = (pgStats.renderMs || 0) + performance.now() - t0;
+    if (playing) pgStats.frames++;
+    if (frame.ready) document.body.dataset.ready = "1";
+  }
+  pump();
   requestAnimationFrame(tick);
 }
 
-async function whenIdle() { while (busy) await new Promise((r) => setTimeout(r, 5)); }
+async function whenIdle() {
+  while (busy) await new Promise((r) => setTimeout(r, 5));
+  pending = null;             // a frame from before this action must not be drawn after it
+}
 
 function wire() {
   $("play").addEventListener("click", () => setPlaying(!playing));
