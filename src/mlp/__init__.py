@@ -23,13 +23,14 @@ from ._version import __version__
 from .activations import Activation
 from .collapse import collapse, linear_baseline
 from .diagnostics import diagnose
+from .errors import TrainingDiverged, TrainingWarning
 from .exercises import check_activation, check_layer
 from .gradcheck import GradCheck, gradcheck
+from .history import History
 from .io import load, load_checkpoint, save
 from .layers import Dense
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from .network import LayerTrace, Network, ParamTrace, Trace
-from .training import History, TrainingDiverged, TrainingWarning
 
 __all__ = [
     "Activation", "BinaryCrossEntropy", "CrossEntropy", "Dense", "GradCheck", "LayerTrace",

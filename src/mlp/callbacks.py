@@ -7,6 +7,8 @@ The interface, in the order ``fit`` calls it::
 
     set_network(net)                 once, before training
     on_train_begin(history)          once, before the first epoch of this fit call
+    on_epoch_begin(epoch, history)   before every epoch (opt.lr is already this epoch's)
+    on_batch_end(batch, loss)        after every batch (optimiser step); True stops training
     on_epoch_end(epoch, history)     after every epoch; returning True stops training
     on_train_end(history)            once, after the last epoch (also after a stop or Ctrl-C)
 
@@ -32,6 +34,7 @@ import warnings
 import numpy as np
 
 from ._model_file import save
+from .errors import TrainingWarning
 
 
 class Callback:
@@ -50,6 +53,17 @@ class Callback:
 
     def on_train_begin(self, history) -> None:
         pass
+
+    def on_epoch_begin(self, epoch: int, history) -> None:
+        """Before epoch ``epoch`` (counted from 1 over all fit calls); the optimiser's ``lr``
+        is already this epoch's (a schedule has set it) and may be changed here."""
+
+    def on_batch_end(self, batch: int, loss: float) -> bool | None:
+        """After every optimiser step: ``batch`` counts the epoch's batches from 1, ``loss`` is
+        the batch's loss (without penalties). Returning True ends training after this batch
+        (``history.stop_reason == "callback"``). Only called when a subclass overrides it, so
+        it costs nothing otherwise."""
+        return None
 
     def on_epoch_end(self, epoch: int, history) -> bool | None:
         return None
@@ -138,7 +152,6 @@ class EarlyStopping(Callback):
         value = _monitored(history, name)
         if value is None:
             if not getattr(self, "_warned", False):      # Keras warns too; once per fit
-                from .training import TrainingWarning
                 self._warned = True
                 warnings.warn(f"EarlyStopping watches {name!r}, which this fit does not record "
                               "(no validation data?): it will not stop training", TrainingWarning,

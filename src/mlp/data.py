@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import datasets
+
 __all__ = ["Data", "StandardScaler", "align_classes", "encode_target", "load_csv", "load_data",
            "load_npz"]
 
@@ -526,8 +528,6 @@ def load_data(source, *, target: str | None = None, task: str = "auto", need_tar
     >>> data.X.shape, data.y.tolist(), data.classes
     ((4, 2), [0, 1, 1, 0], [0, 1])
     """
-    from . import datasets
-
     text = os.fspath(source)
     path = Path(text)
     if path.is_dir():

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import activations
 from . import init as _init
+from ._validation import assign, check_X
 
 
 class Dense:
@@ -94,7 +95,6 @@ class Dense:
         self._db = grads[b_at:b_at + self.n_out]
 
     def _assign(self, target: np.ndarray, value, name: str) -> None:
-        from ._validation import assign
         assign(target, value, name)
 
     W = property(lambda self: self._W, lambda self, v: self._assign(self._W, v, "W"),
@@ -140,7 +140,6 @@ class Dense:
 
     def __call__(self, x) -> np.ndarray:
         """h = σ(W x + b) for one example (n_in,) or a batch (n, n_in); does not cache."""
-        from ._validation import check_X
         X, single = check_X(x, self.n_in, self.dtype)
         h = self.activation(X @ self._W.T + self._b)
         return h[0] if single else h

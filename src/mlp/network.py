@@ -25,6 +25,7 @@ from . import losses as _losses
 from ._validation import assign, check_sample_weight, check_X, check_y
 from .activations import Identity, Sigmoid, Softmax
 from .layers import Dense
+from .training import fit as _fit
 
 
 def _label_array(classes) -> np.ndarray:
@@ -358,13 +359,12 @@ class Network:
         every option is documented in ``mlp.training.fit``. With a ``scaler`` the network
         trains on standardised inputs, as it predicts: pass X (and ``validation_data``) raw.
         """
-        from .training import fit
         if self.scaler is not None:
             X = self._inputs(X)[0]
             validation = options.get("validation_data")
             if isinstance(validation, (tuple, list)) and len(validation) >= 2:
                 options["validation_data"] = (self._inputs(validation[0])[0], *validation[1:])
-        return fit(self, X, y, **options)
+        return _fit(self, X, y, **options)
 
     def dead_units(self, X) -> list[tuple[int, int]]:
         """Hidden units that are inactive on every example of X: σ′(z) = 0 for all of them.

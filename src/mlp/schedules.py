@@ -3,8 +3,9 @@
 This module owns how η changes during training; ``fit`` asks the schedule once
 at the start of every epoch (``lr = schedule(epoch, lr0)``, ``epoch`` counting
 completed epochs from 0, ``lr0`` the learning rate given to ``fit``) and sets
-the optimiser's ``lr``. Only ``ReduceOnPlateau`` looks at the training: ``fit``
-calls its ``on_epoch_end(value)`` with the monitored loss.
+the optimiser's ``lr``. After every epoch ``fit`` calls ``on_epoch_end(value)`` with the
+monitored loss (the validation loss, else the training loss): ``ReduceOnPlateau`` and
+a user's ``Schedule`` subclass can react to it.
 
 The closed forms are PyTorch's epoch-wise schedulers (``StepLR``,
 ``ExponentialLR``, ``CosineAnnealingLR``, ``ReduceLROnPlateau``) and
@@ -44,7 +45,13 @@ class Schedule:
         raise NotImplementedError
 
     def on_epoch_end(self, value: float) -> None:
-        """Called by ``fit`` after every epoch with the monitored loss (most schedules ignore it)."""
+        """Called by ``fit`` after every epoch with the monitored loss: the validation loss,
+        else the training loss (most schedules ignore it). A subclass's own is called too; one
+        with an ``lr0`` parameter also gets η₀ (as ``ReduceOnPlateau``)."""
+
+    def zero_from(self, lr0: float) -> int | None:
+        """The epoch from which this schedule gives lr 0 for η₀ = ``lr0`` (None: never)."""
+        return None
 
     def state_dict(self) -> dict:
         """Name and fields, as plain Python scalars."""
@@ -130,6 +137,9 @@ class Cosine(Schedule):
             raise ValueError(f"T_max must be an int >= 1, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = _positive("eta_min", eta_min, allow_zero=True)
+
+    def zero_from(self, lr0):
+        return self.T_max if self.eta_min == 0 and lr0 > 0 else None
 
     def __call__(self, epoch, lr0):
         if epoch >= self.T_max:

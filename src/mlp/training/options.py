@@ -1,0 +1,332 @@
+"""Every option of ``fit`` in one table: its default, its check, its documentation, how the
+CLI offers it and whether a resumed run keeps it.
+
+This module owns the options of ``fit`` and two decisions that fit, the CLI and the
+scikit-learn estimators share: **which loss goes with an output activation**
+(``loss_for``) and **the validation split rule** (``mlp.training.data.validation_rows``).
+It does not own what an option does (that is the step, a hook or the data module).
+
+``OPTIONS`` maps each name to an ``Option``. From it come ``fit``'s signature and the
+Parameters section of its docstring, the check of every value (``FitOptions``), the
+CLI's ``train`` flags (``Option.cli``: argparse keywords, ``None`` for an option the CLI
+does not offer) and what a resumed run (``mlp train --resume``) keeps (``Option.resume``).
+
+Adding an option that the CLI offers touches at most three files: a row here (default,
+check, docstring, ``cli=``), the step, hook or data function that uses it
+(``fit_options.name``), and its test. See CONTRIBUTING.md ("a fit option").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import losses as _losses
+from .._validation import check_number
+from ..activations import Sigmoid, Softmax
+from ..callbacks import Callback
+
+__all__ = ["AUTO_BATCH", "AUTO_MIN_EPOCHS", "AUTO_STEPS", "OPTIONS", "FitOptions", "Option",
+           "loss_for"]
+
+#: ``epochs="auto"`` trains for about this many optimiser steps (at least ``AUTO_MIN_EPOCHS``).
+AUTO_STEPS = 10000
+AUTO_MIN_EPOCHS = 10
+#: ``batch_size="auto"`` is min(AUTO_BATCH, n), scikit-learn's rule.
+AUTO_BATCH = 200
+
+
+def loss_for(activation) -> str:
+    """The loss for an output activation — the one place this is decided (fit's ``loss="auto"``,
+    the CLI's default ``--loss``, the estimators): ``"cross_entropy"`` for softmax,
+    ``"binary_cross_entropy"`` for sigmoid, else ``"mse"`` (the lecture's ½ Σ (ŷ − y)²)."""
+    if isinstance(activation, str):
+        activation = {"softmax": Softmax(), "sigmoid": Sigmoid()}.get(activation)
+    if isinstance(activation, Softmax):
+        return "cross_entropy"
+    if isinstance(activation, Sigmoid):
+        return "binary_cross_entropy"
+    return "mse"
+
+
+def resolve_loss(loss, output_activation) -> _losses.Loss:
+    """``loss`` as a Loss object; "auto" is ``loss_for(output_activation)``."""
+    if isinstance(loss, str) and loss == "auto":
+        return _losses.get(loss_for(output_activation))
+    return _losses.get(loss)
+
+
+# -- checks: value → value as fit uses it, or one ValueError/TypeError naming the option ---------
+
+def _nonneg(name):
+    return lambda v, o: check_number(name, v, low=0)
+
+
+def _nonneg_or_none(name):
+    return lambda v, o: None if v is None else check_number(name, v, low=0)
+
+
+def _batch_size(v, o):
+    if isinstance(v, str) and v == "auto":
+        return min(AUTO_BATCH, o.n)
+    if v is None:
+        return o.n
+    return min(check_number("batch_size", v, integer=True, low=1,
+                            expected="an int >= 1, 'auto' or None"), o.n)
+
+
+def _epochs(v, o):
+    """"auto" is about AUTO_STEPS optimiser steps, at least AUTO_MIN_EPOCHS."""
+    if isinstance(v, str) and v == "auto":
+        return max(AUTO_MIN_EPOCHS, math.ceil(AUTO_STEPS / o.n_batches))
+    return check_number("epochs", v, integer=True, low=0, expected="an int >= 0 or 'auto'")
+
+
+def _dropout(v, o):
+    """One keep probability 1 − p per hidden layer."""
+    rates = [v] * o.n_hidden if np.isscalar(v) else list(v)
+    if len(rates) != o.n_hidden:
+        raise ValueError(f"dropout needs one rate per hidden layer ({o.n_hidden}), got {len(rates)}")
+    for r in rates:
+        check_number("dropout rates", r, low=0, high=1, high_open=True, finite=False,
+                     expected="numbers in [0, 1)")
+    return [float(r) for r in rates]
+
+
+def _callbacks(v, o):
+    if isinstance(v, Callback):
+        v = [v]
+    if not isinstance(v, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of mlp.callbacks.Callback, got {type(v).__name__}")
+    for cb in v:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be mlp.callbacks.Callback instances, got {type(cb).__name__}")
+    return list(v)
+
+
+def _bool(name):
+    def check(v, o):
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {v!r}")
+        return bool(v)
+    return check
+
+
+# -- the CLI's parsers of flag text (argparse reports their ValueError as the flag's error) -----
+
+def _parse_positive_float(text: str) -> float:
+    v = float(text)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"must be a number > 0, got {text}")
+    return v
+
+
+def _parse_nonneg_float(text: str) -> float:
+    v = float(text)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"must be a number >= 0, got {text}")
+    return v
+
+
+def _parse_positive_int(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise ValueError(f"must be an int >= 1, got {text}")
+    return v
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of ``fit``.
+
+    Attributes
+    ----------
+    name : str
+        The keyword of ``fit`` (the CLI flag is ``--`` + name with ``-`` for ``_``).
+    default : object
+    doc : str
+        Its entry in ``fit``'s docstring: the type line, then the description (indented 4).
+    check : callable ``(value, options) -> value`` or None
+        Validates the value (one ``ValueError``/``TypeError`` naming the option) and returns it
+        as fit uses it; ``options`` is the ``FitOptions`` (``n``, ``n_batches``, ``n_hidden``
+        of the data and network). None: used as given.
+    resume : bool
+        A resumed run (``mlp train --resume``) keeps the value of the run it continues unless
+        the command gives it again; the CLI stores these in the model's metadata.
+    cli : dict or None
+        argparse keywords of the ``mlp train`` flag (``type``, ``metavar``, ``help``, …);
+        None: the CLI does not offer it.
+    """
+
+    name: str
+    default: object
+    doc: str
+    check: Callable | None = None
+    resume: bool = False
+    cli: dict | None = field(default=None, compare=False)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _opt(name, default, doc, check=None, resume=False, cli=None) -> tuple[str, Option]:
+    return name, Option(name, default, doc.strip("\n"), check, resume, cli)
+
+
+OPTIONS: dict[str, Option] = dict([
+    _opt("loss", "auto", """
+loss : str or Loss, default "auto"
+    "auto": cross_entropy for a softmax output, binary_cross_entropy for a
+    sigmoid output, else "mse" (the lecture's ½ Σ (ŷ − y)²; ``loss_for``).""",
+         resume=True),
+    _opt("optimizer", "adam", """
+optimizer : str or Optimizer, default "adam"
+    A name from ``mlp.optimizers`` or an instance (kept, with its state).""",
+         resume=True, cli={"metavar": "NAME", "help": "{names} (default adam)"}),
+    _opt("lr", None, """
+lr : float, optional
+    Learning rate; default the optimiser's own (PyTorch's defaults: 1e-3 for
+    Adam, AdamW and SGD, 1e-2 for RMSprop).""", _nonneg_or_none("lr"), resume=True,
+         cli={"type": _parse_positive_float, "metavar": "RATE", "help": "learning rate (default: fit's)"}),
+    _opt("epochs", "auto", """
+epochs : int or "auto", default "auto"
+    "auto": enough epochs for about 10,000 optimiser steps, at least 10 —
+    10,000 epochs on 4 examples (XOR), 1,429 on 1,347 (digits, batches of
+    200), 34 on 60,000.""", _epochs,
+         cli={"type": _parse_positive_int, "metavar": "N",
+              "help": "total epochs (default: fit's); with --resume, training continues up to N"}),
+    _opt("batch_size", "auto", """
+batch_size : int, "auto" or None, default "auto"
+    "auto" is min(200, n) (scikit-learn's rule); None is full-batch gradient
+    descent, as in the lecture.""", _batch_size, resume=True),
+    _opt("shuffle", True, """
+shuffle : bool, default True
+    Reshuffle the examples every epoch (not needed, and not done, when one
+    batch holds them all)."""),
+    _opt("validation_split", 0.0, """
+validation_split : float, default 0
+    Hold out this fraction of the examples, the *last* ones as given (Keras'
+    rule: shuffle first if your data are sorted), for ``val_loss``; see
+    ``mlp.training.data.validation_rows``.""", resume=True),
+    _opt("validation_data", None, """
+validation_data : (X_val, y_val) or (X_val, y_val, sample_weight_val), optional"""),
+    _opt("early_stopping", False, """
+early_stopping : bool, default False
+    Stop when ``val_loss`` (``loss`` without validation data) has not improved
+    for ``patience`` epochs; ``restore_best`` then puts back the best epoch's
+    parameters (also when the epochs run out; not after Ctrl-C). The watch is
+    part of ``net.train_state``: a later ``fit`` or a resumed checkpoint carries
+    it on, so a run cut in two ends as one run would. See
+    ``mlp.callbacks.EarlyStopping`` for other quantities.""", _bool("early_stopping"), resume=True),
+    _opt("patience", 10, """
+patience : int, default 10""", resume=True,
+         cli={"type": _parse_positive_int, "metavar": "N",
+              "help": "epochs without improvement to wait (default 10; with --resume: the checkpoint's)"}),
+    _opt("restore_best", True, """
+restore_best : bool, default True"""),
+    _opt("schedule", None, """
+schedule : str, Schedule, callable or None
+    Learning-rate schedule (``mlp.schedules``), set at the start of every epoch:
+    "constant", "step", "exponential", "cosine", "invscaling", "plateau", a
+    ``Schedule`` or ``f(epoch) -> lr``. None leaves the optimiser's lr alone.
+    A ``Schedule``'s ``on_epoch_end`` is called after every epoch with the
+    validation loss (the training loss without validation data)."""),
+    _opt("weight_decay", 0.0, """
+weight_decay : float, default 0
+    L2 penalty ½ λ ‖w‖² on the weights (not the biases), added to the loss:
+    gradient λ w, applied before the optimiser (as ``torch.optim.Adam``'s
+    ``weight_decay``; use ``optimizer=AdamW(...)`` for decoupled decay).""", _nonneg("weight_decay"),
+         resume=True, cli={"type": _parse_nonneg_float, "metavar": "L2", "help": "L2 penalty"}),
+    _opt("l1", 0.0, """
+l1 : float, default 0
+    L1 penalty λ₁ Σ |w| on the weights; gradient λ₁ sign(w).""", _nonneg("l1")),
+    _opt("dropout", 0.0, """
+dropout : float or sequence of float, default 0
+    Probability of zeroing each hidden unit during training (inverted dropout:
+    kept units are scaled by 1/(1 − p)); one rate for every hidden layer or one
+    per hidden layer. Prediction never drops anything.""", _dropout),
+    _opt("clip_norm", None, """
+clip_norm, clip_value : float, optional
+    Scale the gradient so that ‖g‖₂ ≤ clip_norm (as ``torch.nn.utils.clip_grad_norm_``),
+    and/or clip each entry to [−clip_value, clip_value].""", _nonneg_or_none("clip_norm")),
+    _opt("clip_value", None, "", _nonneg_or_none("clip_value")),
+    _opt("sample_weight", None, """
+sample_weight : ndarray of shape (n,), optional
+    Multiplies each example's loss."""),
+    _opt("class_weight", None, """
+class_weight : dict or "balanced", optional
+    Multiplies the loss of each example of class c by w_c; "balanced" is
+    w_c = n / (k · n_c) (scikit-learn's rule). Combined with ``sample_weight``."""),
+    _opt("callbacks", (), """
+callbacks : sequence of Callback
+    See ``mlp.callbacks``.""", _callbacks),
+    _opt("monitor", False, """
+monitor : bool, default False
+    Record per-epoch health (dead units, gradient norms, …) in ``history.monitor``
+    with ``mlp.diagnostics.Monitor``."""),
+    _opt("seed", None, """
+seed : int, numpy.random.Generator or None
+    Seeds shuffling, dropout and ReLU care. None: keep the generator of the
+    previous fit, or for the first fit derive one from the current parameters
+    (a network built with a seed then trains reproducibly).""", resume=True),
+    _opt("progress", None, """
+progress : bool or None
+    A tqdm progress bar per epoch with loss and val_loss. None: shown when
+    stderr is a terminal."""),
+    _opt("relu_care", True, """
+relu_care : bool, default True
+    Keep hidden ReLU units alive (see Notes). It does nothing for networks
+    without ReLU hidden layers."""),
+    _opt("engine", "numpy", """
+engine : str, default "numpy"
+    Who runs the steps: a name from ``mlp.training.steps.ENGINES`` (the
+    step factory); "numpy" is this package's own."""),
+])
+
+#: The order in which ``FitOptions.check`` validates (the data come first, in ``data.prepare``).
+_CHECK_ORDER = ("batch_size", "epochs", "weight_decay", "l1", "clip_norm", "clip_value", "dropout",
+                "callbacks", "early_stopping", "lr")
+
+
+class FitOptions:
+    """The options of one ``fit`` call: every name of ``OPTIONS``, as an attribute.
+
+    ``FitOptions(**kwargs)`` fills in the defaults and refuses an unknown name (the
+    ``TypeError`` Python gives for a wrong keyword); ``check(n, n_hidden)`` validates each
+    value against the data (n examples) and the network, turning "auto" into numbers:
+    afterwards ``batch_size``, ``epochs`` are ints, ``dropout`` the keep probabilities'
+    complement per hidden layer, ``callbacks`` a list.
+    """
+
+    def __init__(self, **kwargs):
+        unknown = set(kwargs) - set(OPTIONS)
+        if unknown:
+            raise TypeError(f"fit() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        for name, option in OPTIONS.items():
+            setattr(self, name, kwargs.get(name, option.default))
+        self.given = frozenset(kwargs)
+        self.n = self.n_batches = self.n_hidden = None
+
+    def check(self, n: int, n_hidden: int) -> FitOptions:
+        """Validate every option (in ``_CHECK_ORDER``, then the rest) for n examples."""
+        self.n, self.n_hidden = n, n_hidden
+        for name in _CHECK_ORDER + tuple(k for k in OPTIONS if k not in _CHECK_ORDER):
+            option = OPTIONS[name]
+            if option.check is not None:
+                setattr(self, name, option.check(getattr(self, name), self))
+            if name == "batch_size":
+                self.n_batches = math.ceil(n / self.batch_size)
+        return self
+
+    def __repr__(self) -> str:
+        return "FitOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in sorted(self.given)) + ")"
+
+
+def signature_doc() -> str:
+    """The Parameters entries of ``fit``'s docstring, in the order of ``OPTIONS``."""
+    return "\n".join(o.doc for o in OPTIONS.values() if o.doc)
+

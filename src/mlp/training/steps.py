@@ -1,0 +1,239 @@
+"""Steps: one optimiser step on one batch — loss, gradients, penalties, clipping, update.
+
+This module owns how a batch changes the parameters and the three ways of doing it:
+
+* ``PlainStep``     backprop (``net._loss_and_grad``), penalties, clipping, ``opt.step``;
+* ``DropoutStep``   the same with inverted dropout on the hidden layers;
+* ``FusedSGDStep``  plain SGD fused into the backward pass (``_fast.loss_and_grad``'s
+                    ``sgd_lr``): the update happens inside backprop, and ``end_epoch``
+                    repairs ``net.grads`` (−η-scaled, stale weight part) back to ∂L/∂θ.
+
+One optimiser step, on a batch ``X_b`` of the (shuffled) training set::
+
+    loss, grads = net._loss_and_grad(X_b, y_b)        (backprop, the lecture's chain rule)
+    loss += ½ λ ‖w‖² + λ₁ ‖w‖₁,  grads_w += λ w + λ₁ sign(w)     (weights only, not biases)
+    grads ← clip(grads)                              (optional, by norm or by value)
+    optimizer.step(params, grads)                    (in place, on the flat vector)
+
+The step interface (what the loop asks of a step; an engine supplies its own)::
+
+    step.begin_epoch(lr)     the learning rate of this epoch (the schedule has set opt.lr)
+    step(batch) -> float     one update from a Batch (training.data); returns the batch's loss
+                             (without penalties); calls on_nonfinite(batch.number, value) before
+                             updating when the loss is NaN/inf; counts state.step
+    step.penalty             the penalties' sum over the epoch's batches so far
+    step.output()            the network output ŷ of the last batch (running accuracy)
+    step.sync()              make net.params (and the layers' caches, net.grads) current; a
+                             step that keeps the weights elsewhere (a device) copies them back.
+                             Hooks with ``needs_sync`` get it before they run
+    step.end_epoch()         after the epoch's last batch (also after Ctrl-C): net.params,
+                             net.grads hold θ and ∂L/∂θ of the last batch, as after a plain step
+
+``make_step(engine, ...)`` picks the step: ``ENGINES[engine]`` is a factory
+``(net, optimizer, loss, opts, state, on_nonfinite) -> Step``; "numpy" is ``numpy_step``.
+An engine registers its own factory (``ENGINES.register("torch", torch_step)``) and
+``fit(engine="torch")`` uses it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _fast
+from .. import optimizers as _optimizers
+from .._registry import Registry
+
+__all__ = ["ENGINES", "DropoutStep", "FusedSGDStep", "Penalty", "PlainStep", "Step", "make_step",
+           "numpy_step"]
+
+
+class Penalty:
+    """L2 and L1 penalties on the weights (not the biases): ½ λ ‖w‖² + λ₁ ‖w‖₁."""
+
+    def __init__(self, net, weight_decay: float, l1: float):
+        n_w = sum(layer.n_out * layer.n_in for layer in net.layers)   # weights come first
+        self.w, self.dw = net.params[:n_w], net.grads[:n_w]
+        self.weight_decay, self.l1 = weight_decay, l1
+        self.tmp = np.empty_like(self.w)
+
+    def add_to_grads(self) -> float:
+        """grads_w += λ w + λ₁ sign(w); returns the penalty's value."""
+        value = 0.0
+        if self.weight_decay:
+            value += 0.5 * self.weight_decay * float(np.dot(self.w, self.w))
+            np.multiply(self.w, self.weight_decay, out=self.tmp)
+            self.dw += self.tmp
+        if self.l1:
+            value += self.l1 * float(np.abs(self.w).sum())
+            np.sign(self.w, out=self.tmp)
+            self.tmp *= self.l1
+            self.dw += self.tmp
+        return value
+
+
+class Step:
+    """Base of the steps (see the module docstring for the interface)."""
+
+    def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
+        self.net, self.opt, self.loss, self.state = net, optimizer, loss, state
+        self.on_nonfinite = on_nonfinite
+        self.params, self.grads = net.params, net.grads
+        self.penalty = 0.0
+        self.lr = optimizer.lr
+
+    def begin_epoch(self, lr: float) -> None:
+        self.lr, self.penalty = lr, 0.0
+
+    def output(self) -> np.ndarray:
+        return self.net.layers[-1].h
+
+    def sync(self) -> None:
+        """net.params and the caches are the step's own: nothing to copy."""
+
+    def end_epoch(self) -> None:
+        """Nothing to repair: grads hold ∂L/∂θ of the last batch."""
+
+
+class PlainStep(Step):
+    """Backprop, penalties, clipping, ``optimizer.step``."""
+
+    def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
+        super().__init__(net, optimizer, loss, opts, state, on_nonfinite)
+        wd, l1 = opts.weight_decay, opts.l1
+        self.penalties = Penalty(net, wd, l1) if (wd or l1) else None
+        self.clip_value, self.clip_norm = opts.clip_value, opts.clip_norm
+        self._extras = self.penalties is not None or self.clip_value is not None \
+            or self.clip_norm is not None
+
+    def _backprop(self, batch) -> float:
+        return self.net._loss_and_grad(batch.X, batch.y, self.loss, batch.sample_weight)
+
+    def _adjust(self) -> None:
+        """Penalties and clipping, between the gradient and the update."""
+        grads = self.grads
+        if self.penalties is not None:
+            self.penalty += self.penalties.add_to_grads()
+        if self.clip_value is not None:
+            np.clip(grads, -self.clip_value, self.clip_value, out=grads)
+        if self.clip_norm is not None:
+            norm = math.sqrt(float(np.dot(grads, grads)))
+            if norm > self.clip_norm:
+                grads *= self.clip_norm / (norm + 1e-6)
+
+    def __call__(self, batch) -> float:
+        value = self._backprop(batch)
+        if not math.isfinite(value):
+            self.on_nonfinite(batch.number, value)
+        if self._extras:
+            self._adjust()
+        self.opt.step(self.params, self.grads)
+        self.state.step += 1
+        return value
+
+
+class DropoutStep(PlainStep):
+    """``PlainStep`` with inverted dropout after hidden layer i (keep probability keep[i]).
+
+    Each kept unit's h is scaled by 1/keep so that E[h] is unchanged and the plain
+    forward pass (no dropout) needs no rescaling at prediction time. The mask
+    multiplies the gradient on the way back: ∂loss/∂h = mask ⊙ ∂loss/∂(mask ⊙ h).
+    The masks are drawn from ``state.rng``.
+    """
+
+    def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
+        super().__init__(net, optimizer, loss, opts, state, on_nonfinite)
+        self.keep = [1 - r for r in opts.dropout]
+
+    def _backprop(self, batch) -> float:
+        net, loss, keep, rng = self.net, self.loss, self.keep, self.state.rng
+        y, sample_weight = batch.y, batch.sample_weight
+        layers, last = net.layers, len(net.layers) - 1
+        masks = []
+        h = batch.X
+        for i, layer in enumerate(layers):
+            h = layer.forward(h)
+            mask = None
+            if i < last and keep[i] < 1:
+                mask = (rng.random(h.shape) < keep[i]).astype(h.dtype)
+                mask *= 1 / keep[i]
+                h = h * mask
+            masks.append(mask)
+        if loss.fused:
+            value, delta = loss.value_and_delta(layers[-1].z, y, sample_weight)
+            g = layers[-1].backward_delta(delta, need_input_grad=last > 0)
+        else:
+            value = loss.value(h, y, sample_weight)
+            g = layers[-1].backward(loss.gradient(h, y, sample_weight), need_input_grad=last > 0)
+        for i in range(last - 1, -1, -1):
+            if masks[i] is not None:
+                g = g * masks[i]
+            g = layers[i].backward(g, need_input_grad=i > 0)
+        return value
+
+
+class FusedSGDStep(PlainStep):
+    """Plain SGD (no momentum, decay, penalty, clipping or dropout) fused into the backward pass.
+
+    ``_fast.loss_and_grad(..., sgd_lr=η)`` updates W and b while backprop still holds
+    the products; the weight gradients are written out for the epoch's last batch only
+    (``keep_grads``). ``end_epoch`` then turns ``net.grads`` back into ∂L/∂θ (``_fast.unscale``),
+    or, after Ctrl-C mid-epoch, recomputes the last finished batch's gradient at θ now.
+    tests/test_fast.py proves it equal to ``PlainStep``. At lr 0 it is ``PlainStep``.
+    """
+
+    def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
+        super().__init__(net, optimizer, loss, opts, state, on_nonfinite)
+        self.n_batches = opts.n_batches
+
+    def begin_epoch(self, lr):
+        super().begin_epoch(lr)
+        self.scaled = self.kept = False
+        self.last = None
+
+    def __call__(self, batch) -> float:
+        lr = self.lr
+        if not lr > 0:
+            return super().__call__(batch)
+        self.kept = kept = batch.number == self.n_batches
+        value = _fast.loss_and_grad(self.net, batch.X, batch.y, self.loss, batch.sample_weight,
+                                    sgd_lr=lr, keep_grads=kept)
+        self.scaled = True
+        if not math.isfinite(value):
+            self.on_nonfinite(batch.number, value)
+        self.opt.t += 1                # the step is taken: count it as opt.step would
+        self.state.step += 1
+        self.last = batch
+        return value
+
+    def end_epoch(self):
+        if self.scaled and self.kept:          # grads and deltas back to ∂L/∂θ, ∂L/∂z
+            _fast.unscale(self.net, self.lr)
+        elif self.scaled:                      # interrupted mid-epoch: the gradient of the
+            b = self.last                      # last finished batch, at θ now
+            self.net._loss_and_grad(b.X, b.y, self.loss, b.sample_weight)
+
+
+def _plain_sgd(opt) -> bool:
+    """An optimiser whose step is exactly θ ← θ − η g (SGD's own step, no momentum or decay)."""
+    return type(opt).step is _optimizers.SGD.step and not opt.momentum and not opt.weight_decay
+
+
+def numpy_step(net, optimizer, loss, opts, state, on_nonfinite) -> Step:
+    """The step factory of the "numpy" engine: dropout, fused SGD or plain."""
+    if any(r > 0 for r in opts.dropout):
+        return DropoutStep(net, optimizer, loss, opts, state, on_nonfinite)
+    if (_fast.ENABLED and _plain_sgd(optimizer) and not opts.weight_decay and not opts.l1
+            and opts.clip_value is None and opts.clip_norm is None):
+        return FusedSGDStep(net, optimizer, loss, opts, state, on_nonfinite)
+    return PlainStep(net, optimizer, loss, opts, state, on_nonfinite)
+
+
+ENGINES = Registry("engine")
+ENGINES.register("numpy", numpy_step)
+
+
+def make_step(net, optimizer, loss, opts, state, on_nonfinite) -> Step:
+    """The step for this fit: ``ENGINES[opts.engine](...)``."""
+    return ENGINES[opts.engine](net, optimizer, loss, opts, state, on_nonfinite)
