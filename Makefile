@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   set up .venv and run the main job on built-in data
-#   make test   set up .venv and run ruff and the whole test suite
+#   make test   set up .venv and run ruff, lint-imports (the layers) and the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(PY) -m pytest

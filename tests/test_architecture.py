@@ -1,48 +1,56 @@
-"""Imports flow one way: activations, losses, init → layers → network (which imports its
-trainer, mlp.training); the teaching aids and adapters import the core, never the reverse."""
+"""Imports go down only: the layers contract of pyproject.toml, checked by import-linter.
+
+`make test` runs `lint-imports` (Makefile `lint`); this test runs the same contracts from
+pytest, so that `pytest` alone catches an import that goes up (import-linter reads imports
+inside functions too). It also keeps what import-linter does not check: no module imports
+mlp's own modules inside a function (only optional third-party libraries are imported there).
+"""
 
 import ast
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "mlp"
-CORE_ORDER = ["_registry", "_validation", "activations", "losses", "init", "layers", "_fast", "network"]
-#: Network imports its trainer at the top (as Keras' Model its Trainer); training imports no core
-#: module above it (tests/test_architecture.py's successor is `lint-imports`, see pyproject.toml).
-ALSO = {"network": {"training", "errors"}}
-OUTSIDE = {"symbolic", "plots", "cli", "sklearn", "interop", "io", "demo", "xor_story",
-           "diagnostics", "exercises", "data"}
+tomllib = pytest.importorskip("tomllib")     # Python 3.11+
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "mlp"
+#: Modules still being split (issue 12, the CLI's part) whose function-level imports of mlp's
+#: own modules are allowed until then; empty it as they go.
+NOT_YET = {"cli.py"}
 
 
-def mlp_imports(module: str) -> set[str]:
-    """Names of mlp modules imported at the top level of ``module`` (not inside functions)."""
-    tree = ast.parse((SRC / f"{module}.py").read_text())
-    found = set()
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
-    return found
+def _contracts() -> list[dict]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 
-@pytest.mark.parametrize("i, module", list(enumerate(CORE_ORDER)))
-def test_core_imports_only_lower_core_modules(i, module):
-    allowed = set(CORE_ORDER[:i]) | ALSO.get(module, set())
-    assert mlp_imports(module) <= allowed, f"{module} imports {mlp_imports(module) - allowed}"
+def test_the_layers_contract_covers_every_module_and_is_exhaustive():
+    main = _contracts()[0]
+    assert main["type"] == "layers" and main["containers"] == ["mlp"] and main["exhaustive"]
+    named = {m.strip(" ()") for layer in main["layers"] for m in layer.split("|")}
+    modules = {p.stem for p in SRC.glob("*.py") if p.stem != "__init__"}
+    modules |= {p.parent.name for p in SRC.glob("*/__init__.py")}
+    assert modules <= named, f"place {sorted(modules - named)} in a layer of pyproject.toml"
 
 
-def test_no_core_module_imports_the_teaching_aids_or_adapters():
-    for module in CORE_ORDER:
-        assert not (mlp_imports(module) & OUTSIDE), module
+def test_lint_imports_keeps_every_contract(capsys):
+    cli = pytest.importorskip("importlinter.cli")
+    code = cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    assert code == 0, capsys.readouterr().out
 
 
-def test_training_imports_nothing_above_it():
-    for path in (SRC / "training").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
-                assert node.module.split(".")[0] not in {"network", "layers", "io", "cli"} | OUTSIDE - {
-                    "diagnostics"}, (path.name, node.module)
+def test_no_function_imports_mlps_own_modules():
+    found = []
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).as_posix() in NOT_YET:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.level > 0 or (inner.module or "")
+                                                              .split(".")[0] == "mlp"):
+                        found.append(f"{path.relative_to(SRC)}:{inner.lineno}")
+                    if isinstance(inner, ast.Import) and any(a.name.split(".")[0] == "mlp"
+                                                             for a in inner.names):
+                        found.append(f"{path.relative_to(SRC)}:{inner.lineno}")
+    assert not found, f"imports of mlp's own modules inside functions: {found}"
