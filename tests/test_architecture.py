@@ -4,6 +4,7 @@
 pytest, so that `pytest` alone catches an import that goes up (import-linter reads imports
 inside functions too). It also keeps what import-linter does not check: no module imports
 mlp's own modules inside a function (only optional third-party libraries are imported there).
+
 """
 
 import ast
@@ -15,9 +16,6 @@ tomllib = pytest.importorskip("tomllib")     # Python 3.11+
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "mlp"
-#: Modules still being split (issue 12, the CLI's part) whose function-level imports of mlp's
-#: own modules are allowed until then; empty it as they go.
-NOT_YET = {"cli.py"}
 
 
 def _contracts() -> list[dict]:
@@ -42,8 +40,6 @@ def test_lint_imports_keeps_every_contract(capsys):
 def test_no_function_imports_mlps_own_modules():
     found = []
     for path in SRC.rglob("*.py"):
-        if path.relative_to(SRC).as_posix() in NOT_YET:
-            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for inner in ast.walk(node):
