@@ -409,3 +409,26 @@ def test_keyboard_reaches_every_control_with_a_name_and_375px_fits(page, server,
         phone.wait_for_function("Number(document.getElementById('epoch').dataset.epoch) >= 1")
     finally:
         ctx.close()
+
+
+def test_regression_metrics_are_the_library_s(page, server):
+    config = {"data": "reg-gauss", "out": "identity", "h": "6,4", "opt": "adam", "lr": 0.01}
+    open_page(page, server, "&".join(f"{k}={v}" for k, v in config.items()))
+    step(page, 3)
+    settle(page)
+    net, Xf, y = reference(config, 3)
+    y_hat = net(Xf)[:, 0]
+    rmse = float(np.sqrt(np.mean((y_hat - y) ** 2)))
+    r2 = 1 - float(((y_hat - y) ** 2).sum()) / float(((y - y.mean()) ** 2).sum())
+    assert float(page.get_attribute("#metrics", "data-train-rmse")) == pytest.approx(rmse, rel=1e-9)
+    assert float(page.get_attribute("#metrics", "data-train-r2")) == pytest.approx(r2, rel=1e-9)
+    assert "R²" in page.text_content("#metrics") and page.locator("table.confusion").count() == 0
+    # the heatmap's colour has the sign of ŷ (blue > 0, orange < 0)
+    st = state(page)
+    G, (x0, x1, y0, y1) = st["frame"]["G"], st["frame"]["domain"]
+    for r, c in ((5, 5), (20, 40), (32, 32), (50, 10), (60, 60)):
+        pt = np.array([[x0 + (c + 0.5) * (x1 - x0) / G, y1 - (r + 0.5) * (y1 - y0) / G]])
+        out = float(net(problems.features(pt, ["x1", "x2"]))[0, 0])
+        px = pixel(page, "#heatmap", int((c + 0.5) * 300 / G), int((r + 0.5) * 300 / G))
+        if abs(out) > 0.02:
+            assert (px[2] > px[0]) == (out > 0), (r, c, out, px)

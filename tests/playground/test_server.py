@@ -262,3 +262,14 @@ def test_cli_command_serves_and_prints_its_url():
     bad = subprocess.run([sys.executable, "-m", "mlp", "playground", "--port", "70000", "--no-open"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "--port" in bad.stderr
+
+
+def test_a_lower_learning_rate_after_divergence_trains_on():
+    config = {"lr": 10, "loss": "half_sum", "out": "identity", "act": "relu", "care": 0, "batch": 250}
+    s = Session(config)
+    s.train(epochs=50)
+    assert s.banner["kind"] == "diverged"
+    s.set_config({**config, "lr": 0.001})
+    assert s.banner is None               # no longer blocked: Step/Play try again
+    s.reset()
+    assert s.train(epochs=2) == 2 and s.banner is None

@@ -1,4 +1,5 @@
-"""The ``mlp`` command line: train, predict, evaluate, info, export, datasets, xor, demo, playground.
+"""The ``mlp`` command line: train, predict, evaluate, info, export, convert, datasets, xor, demo,
+playground.
 
 This package owns argument parsing, what the commands print, and turning every
 error into one line on stderr (``mlp: error: …``) with a non-zero exit code —

@@ -1,6 +1,7 @@
 """``python -m mlp.playground [--port N] [--open/--no-open]``."""
 
 import argparse
+import sys
 
 from mlp.playground import serve
 
@@ -12,7 +13,11 @@ def main(argv=None) -> int:
     parser.add_argument("--open", action=argparse.BooleanOptionalAction, default=True,
                         help="open the page in the web browser")
     args = parser.parse_args(argv)
-    serve(args.port, open_browser=args.open)
+    try:
+        serve(args.port, open_browser=args.open)
+    except (OSError, OverflowError, ValueError) as e:
+        print(f"mlp playground: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -232,6 +232,9 @@ class Session:
                     c[k] = v
         old = self.config
         self.config = c
+        if old is not None and self.banner and any(
+                old[k] != c[k] for k in c if k not in ("test", "disc", "hide")):
+            self.banner = None             # e.g. a lower learning rate after a divergence: go on
         if old is None or any(old[k] != c[k] for k in DATA_KEYS):
             self._make_data()
             self._make_network()
