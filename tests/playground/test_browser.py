@@ -47,9 +47,9 @@ def step(page, n: int):
 
 def settle(page):
     """Wait until the page has drawn the server's latest state (no request in flight)."""
-    page.wait_for_timeout(150)
-    page.wait_for_function("document.body.dataset.playing !== '1'")
-    page.wait_for_timeout(150)
+    page.wait_for_timeout(100)
+    page.wait_for_function("document.body.dataset.playing !== '1' && document.body.dataset.busy === '0'")
+    page.wait_for_timeout(100)
 
 
 def shot(page, name, selector=None):

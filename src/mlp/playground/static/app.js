@@ -75,7 +75,15 @@ function showBanner(b) {
   el.textContent = b.kind === "diverged" ? "Training diverged, so it was paused. " + b.message : b.message;
 }
 
-async function sendConfig(changes, replace = false) {
+// Settings go to the server one request at a time, each merged into the state the previous
+// one left (two quick changes must not undo each other).
+let configChain = Promise.resolve();
+function sendConfig(changes, replace = false) {
+  configChain = configChain.then(() => applyConfig(changes, replace));
+  return configChain;
+}
+
+async function applyConfig(changes, replace) {
   const next = replace ? changes : Object.assign({}, state, changes);
   try {
     const out = await api("config", {method: "POST", body: next});
@@ -275,10 +283,11 @@ function drawThumb(c, t) {
   const ctx = c.getContext("2d");
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
   const [x0, x1, y0, y1] = t.domain;
+  const s = t.X.length < 20 ? 7 : 2.5;
   t.X.forEach((p, i) => {
     const col = t.task === "regression" ? diverging(t.y[i]) : CLASS_COLOURS[t.y[i] % 8];
     ctx.fillStyle = `rgb(${col.map(Math.round).join(",")})`;
-    ctx.fillRect((p[0] - x0) / (x1 - x0) * c.width - 1, (y1 - p[1]) / (y1 - y0) * c.height - 1, 2.5, 2.5);
+    ctx.fillRect((p[0] - x0) / (x1 - x0) * c.width - s / 2, (y1 - p[1]) / (y1 - y0) * c.height - s / 2, s, s);
   });
 }
 
@@ -689,6 +698,7 @@ let pending = null, nFetched = 0;
 async function pump() {
   if (busy || !(playing || dirty)) return;
   busy = true;
+  document.body.dataset.busy = "1";
   const wasDirty = dirty, play = playing;
   dirty = false;
   try {
@@ -707,6 +717,7 @@ async function pump() {
   }
   busy = false;
   if (playing) pump();
+  else if (!pending) document.body.dataset.busy = "0";
 }
 
 function tick() {
@@ -717,6 +728,7 @@ function tick() {
     pgStats.renderMs = (pgStats.renderMs || 0) + performance.now() - t0;
     if (playing) pgStats.frames++;
     if (frame.ready) document.body.dataset.ready = "1";
+    if (!busy) document.body.dataset.busy = "0";
   }
   pump();
   requestAnimationFrame(tick);
