@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._registry import Registry
-from ._validation import as_floats
+from ._validation import as_floats, is_number
 
 ACTIVATIONS = Registry("activation")
 
@@ -98,8 +98,7 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01):
-        if (isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.number))
-                or not np.isfinite(negative_slope)):
+        if not is_number(negative_slope) or not np.isfinite(negative_slope):
             raise ValueError(f"negative_slope must be a finite number, got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
 

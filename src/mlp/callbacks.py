@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 
 from ._model_file import save
+from ._validation import is_number
 from .errors import TrainingWarning
 
 
@@ -125,7 +126,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "auto", patience: int = 10, min_delta: float = 0.0,
                  restore_best: bool = True):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if not is_number(patience, integer=True) or patience < 0:
             raise ValueError(f"patience must be an int >= 0, got {patience!r}")
         if not isinstance(min_delta, (int, float)) or not min_delta >= 0:
             raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
@@ -225,7 +226,7 @@ class Checkpoint(Callback):
     """
 
     def __init__(self, target, every: int = 1):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        if not is_number(every, integer=True) or every < 1:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
         if not (callable(target) or isinstance(target, (str, os.PathLike))):
             raise TypeError(f"Checkpoint target must be a path or a callable, got {type(target).__name__}")
@@ -256,7 +257,7 @@ class TextLogger(Callback):
     """
 
     def __init__(self, stream=None, every: int = 1):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        if not is_number(every, integer=True) or every < 1:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
         self.stream, self.every = stream, every
         self._last_written = None

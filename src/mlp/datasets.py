@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mlp._registry import Registry
+from mlp._validation import is_number
 
 __all__ = [
     "NAMES",
@@ -70,7 +71,7 @@ def _rng(seed: SeedLike) -> np.random.Generator:
 
 
 def _check_int(value, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_number(value, integer=True):
         raise TypeError(f"{what} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{what} must be at least {minimum}, got {value}")
@@ -78,7 +79,7 @@ def _check_int(value, what: str, minimum: int) -> int:
 
 
 def _check_noise(noise) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
+    if not is_number(noise):
         raise TypeError(f"noise must be a number, got {type(noise).__name__}")
     noise = float(noise)
     if not (math.isfinite(noise) and noise >= 0):

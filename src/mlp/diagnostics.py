@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import losses as _losses
-from ._validation import check_network, check_X, check_y
+from ._validation import check_network, check_X, check_y, is_number
 from .activations import ReLU, Sigmoid, Tanh
 from .callbacks import Callback
 
@@ -212,7 +212,7 @@ def diagnose(net, X, y=None, loss="mse", *, saturation: float = 0.9) -> Diagnosi
     (1.0, ['2/2 dead', 'vanishing gradient'])
     """
     check_network(net, "diagnose")
-    if isinstance(saturation, bool) or not isinstance(saturation, (int, float, np.integer, np.floating)):
+    if not is_number(saturation):
         raise TypeError(f"saturation must be a number in (0, 1], got {saturation!r}")
     if not 0 < saturation <= 1:
         raise ValueError(f"saturation must be in (0, 1], got {saturation}")
@@ -260,7 +260,7 @@ class Monitor(Callback):
 
     def __init__(self, X=None, y=None, loss=None, *, every: int = 1, saturation: float = 0.9,
                  stop_on_nonfinite: bool = False):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        if not is_number(every, integer=True) or every < 1:
             raise ValueError(f"every must be a positive int, got {every!r}")
         self.X, self.y, self.loss = X, y, loss
         self.every, self.saturation = every, saturation

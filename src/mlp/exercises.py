@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import activations as _activations
-from ._validation import check_positive
+from ._validation import check_positive, is_number
 from .layers import Dense
 
 Z_POINTS = np.array([-5.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0, 2.0, 5.0])
@@ -281,7 +281,7 @@ def check_layer(layer_cls, activation=None, *, n_in: int = 3, n_out: int = 2, n:
     ['db vs mlp.Dense', 'db vs finite differences']
     """
     check_positive(tol=tol, eps=eps)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_number(n, integer=True) or n < 1:
         raise ValueError(f"n (the number of examples) must be an int ≥ 1, got {n!r}")
     if not callable(layer_cls):
         raise TypeError("check_layer needs a layer class (or a function making a layer)")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._registry import Registry
+from ._validation import is_number
 
 INITIALIZERS = Registry("initialiser")
 
@@ -85,7 +86,7 @@ def rng_from(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A ``numpy.random.Generator`` from an int seed, a Generator (used as is) or None."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+    if seed is not None and not is_number(seed, integer=True):
         raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
     if seed is not None and seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed}")

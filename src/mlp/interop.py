@@ -50,6 +50,7 @@ import warnings
 import numpy as np
 
 from . import activations as _act
+from ._validation import is_number
 from .io import load
 from .layers import Dense
 from .network import Network
@@ -92,7 +93,7 @@ def _check_network(net) -> None:
             raise ValueError(
                 f"layer {i + 1} has activation {layer.activation.name!r} "
                 f"({type(layer.activation).__name__}), which has no PyTorch/ONNX counterpart; "
-                f"supported: {', '.join(_act.names())}")
+                f"supported: {', '.join(cls.name for cls in _SUPPORTED)}")
 
 
 def _network(dense: list[Dense], dtype) -> Network:
@@ -363,7 +364,7 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
 
     net = _folded(net)
 
-    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
+    if not is_number(opset, integer=True):
         raise TypeError(f"opset must be an int, got {type(opset).__name__}")
     latest = onnx.defs.onnx_opset_version()
     if not DEFAULT_OPSET <= opset <= latest:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import activations
 from . import init as _init
-from ._validation import assign, check_X
+from ._validation import assign, check_X, is_number
 
 
 class Dense:
@@ -61,7 +61,7 @@ class Dense:
     def __init__(self, n_in: int, n_out: int, activation="identity", *, init="glorot",
                  seed=None, dtype=np.float32):
         for name, value in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            if not is_number(value, integer=True):
                 raise TypeError(f"Dense {name} must be an int, got {type(value).__name__}")
             if value < 1:
                 raise ValueError(f"Dense {name} must be at least 1, got {value}")

@@ -349,6 +349,11 @@ class Network:
     #: ``mlp.training.TrainState`` after the first ``fit`` (optimiser, History, rng, epoch);
     #: set it to None to make the next ``fit`` start afresh.
     train_state = None
+    #: The ``History`` of the last ``fit`` (the same object as ``train_state.history``), or of
+    #: the model file it was loaded from; None before.
+    history = None
+    #: The free-form metadata dict a model file keeps (``mlp train`` writes it); None when not set.
+    metadata = None
 
     def fit(self, X, y, **options):
         """Train on (X, y) and return the ``History``; ``fit`` again continues the same run.

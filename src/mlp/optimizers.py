@@ -30,6 +30,7 @@ import numpy as np
 
 from ._fast import flush_denormals
 from ._registry import Registry
+from ._validation import is_number
 
 OPTIMIZERS = Registry("optimiser")
 
@@ -42,7 +43,7 @@ FLUSH_EVERY = 64
 def _check_number(name: str, value, low: float = 0.0, high: float = math.inf,
                   high_open: bool = False) -> float:
     """``value`` as a float, or a TypeError/ValueError naming ``name`` and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     value = float(value)
     too_high = value >= high if high_open else value > high

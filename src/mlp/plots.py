@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import is_number
+
 CLASS_COLORS = ["#2b6cb0", "#e8710a", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#bcbd22", "#17becf"]
 POSITIVE, NEGATIVE = "#2b6cb0", "#e8710a"
@@ -231,7 +233,7 @@ def decision_boundary(net, X, y=None, *, ax=None, resolution: int = 200, padding
 
 def hidden_values(net, X, layer: int = 1) -> np.ndarray:
     """h of hidden layer ``layer`` (1-based) for every row of X: shape (n, width)."""
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+    if not is_number(layer, integer=True):
         raise TypeError(f"layer must be an int, got {type(layer).__name__}")
     if not 1 <= layer < len(net.layers):
         raise ValueError(f"layer must be a hidden layer, 1..{len(net.layers) - 1}; got {layer}")

@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 
 from ._registry import Registry
+from ._validation import is_number
 
 SCHEDULES = Registry("schedule")
 
 
 def _positive(name: str, value, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value) or not math.isfinite(value):
         raise TypeError(f"{name} must be a finite number, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
@@ -90,7 +91,7 @@ class StepDecay(Schedule):
     _fields = ("step_size", "gamma")
 
     def __init__(self, step_size: int = 30, gamma: float = 0.1):
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+        if not is_number(step_size, integer=True) or step_size < 1:
             raise ValueError(f"step_size must be an int >= 1, got {step_size!r}")
         self.step_size = step_size
         self.gamma = _positive("gamma", gamma)
@@ -133,7 +134,7 @@ class Cosine(Schedule):
     _fields = ("T_max", "eta_min")
 
     def __init__(self, T_max: int, eta_min: float = 0.0):
-        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max < 1:
+        if not is_number(T_max, integer=True) or T_max < 1:
             raise ValueError(f"T_max must be an int >= 1, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = _positive("eta_min", eta_min, allow_zero=True)
@@ -198,7 +199,7 @@ class ReduceOnPlateau(Schedule):
         if self.factor >= 1:
             raise ValueError(f"factor must be < 1, got {factor!r}")
         for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not is_number(value, integer=True) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
         self.patience, self.cooldown = patience, cooldown
         self.threshold = _positive("threshold", threshold, allow_zero=True)
@@ -248,7 +249,7 @@ class Lambda(Schedule):
 
     def __call__(self, epoch, lr0):
         lr = self.fn(epoch, lr0) if self._two else self.fn(epoch)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr >= 0:
+        if not is_number(lr) or not lr >= 0:
             raise ValueError(f"schedule function returned {lr!r} for epoch {epoch}; "
                              "it must return a learning rate >= 0")
         return float(lr)

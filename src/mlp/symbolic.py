@@ -28,7 +28,7 @@ import functools
 import numpy as np
 
 from . import losses as _losses
-from ._validation import check_network, check_X, check_y
+from ._validation import check_network, check_X, check_y, is_number
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 
 MAX_PARAMS = 64
@@ -146,7 +146,7 @@ def _functions(net, sigma: str) -> dict:
 
 def _check_size(net, max_params: int) -> None:
     check_network(net, "mlp.symbolic")
-    if isinstance(max_params, bool) or not isinstance(max_params, (int, np.integer)):
+    if not is_number(max_params, integer=True):
         raise TypeError(f"max_params must be an int, got {max_params!r}")
     if net.n_params > max_params:
         raise ValueError(f"the network has {net.n_params} parameters; symbolic expressions are "
@@ -251,7 +251,7 @@ def derivative(net, name: str, *, output: int | None = None, sigma: str = "auto"
     p = _symbol(net, name)
     y_hat = _forward(net, input_symbols(net), sigma)[1][-1]
     if output is not None:
-        if isinstance(output, bool) or not isinstance(output, (int, np.integer)):
+        if not is_number(output, integer=True):
             raise TypeError(f"output must be an int in 0..{net.n_out - 1}, got {output!r}")
         if not 0 <= output < net.n_out:
             raise ValueError(f"output must be in 0..{net.n_out - 1}, got {output}")

@@ -8,7 +8,7 @@ The batch-source interface (what the loop asks of any source; a memory-mapped or
 sharded source implements the same and feeds the same rows in the same order)::
 
     source.n, source.batch_size, source.n_batches     ints
-    source.epoch(rng) -> iterator of Batch             draws the epoch's permutation from rng
+    source.epoch(rng) -> iterable of Batch             draws the epoch's permutation from rng
                                                        at once (rng.permutation(n), only when
                                                        shuffling and n_batches > 1), then yields
                                                        Batch(number, X, y, sample_weight, labels)
@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import _fast
 from .. import losses as _losses
-from .._validation import check_number, check_sample_weight, check_X, check_y
+from .._validation import check_number, check_sample_weight, check_X, check_y, is_number
 from ..datasets import train_test_split
 from ..errors import TrainingWarning
 from .options import resolve_loss
@@ -81,7 +81,7 @@ def class_weights(class_weight, labels, n_classes, dtype):
         for c, w in class_weight.items():
             if not isinstance(w, (int, float, np.number)) or not (math.isfinite(w) and w >= 0):
                 raise ValueError(f"class_weight[{c!r}] must be a finite number >= 0, got {w!r}")
-            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < n_classes:
+            if not is_number(c, integer=True) or not 0 <= c < n_classes:
                 raise ValueError(f"class_weight has class {c!r}, but the network's classes are "
                                  f"0..{n_classes - 1}")
             table[int(c)] = float(w)
@@ -213,6 +213,7 @@ class Batches:
         self.batch_size = batch_size
         self.n_batches = math.ceil(self.n / batch_size)
         self.shuffle = shuffle
+        self._fixed = None
         # integer labels that are y itself (cross-entropy): the batch's labels are its y
         self._labels_are_y = (labels is not None and labels.dtype == y.dtype and labels.shape == y.shape
                               and labels.strides == y.strides
@@ -220,8 +221,11 @@ class Batches:
 
     def epoch(self, rng):
         """The epoch's batches; the permutation is drawn from ``rng`` now, before the first."""
-        order = rng.permutation(self.n) if self.shuffle and self.n_batches > 1 else None
-        return self._batches(order)
+        if self.shuffle and self.n_batches > 1:
+            return self._batches(rng.permutation(self.n))
+        if self._fixed is None:            # the same views every epoch: made once
+            self._fixed = list(self._batches(None))
+        return self._fixed
 
     def _batches(self, order):
         X, y, sw, labels, bs = self.X, self.y, self.sample_weight, self.labels, self.batch_size

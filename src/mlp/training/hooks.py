@@ -19,9 +19,13 @@ that override it, so ``on_batch_end`` costs nothing when no hook has one)::
     close(run)                       always, last (also after an exception)
 
 ``needs_sync = True`` says the hook reads ``net.params``, ``net.grads`` or the layers'
-caches in ``on_batch_end``: the loop then calls ``run.step.sync()`` before it (a step
-that trains elsewhere, e.g. on a device, copies the weights back). At epoch end the
-loop always syncs once.
+caches in ``on_batch_end``: the loop then calls ``run.step.sync()`` before it when the
+step trains elsewhere (``step.syncs``, e.g. on a device, copies the weights back). At
+epoch end ``step.end_epoch()`` leaves them current for every hook.
+
+The hooks of a fit are made by ``FACTORIES``, in order: each ``factory(run)`` returns a
+hook, a list of hooks or None (not needed for this fit). A new behaviour (say, one a new
+fit option turns on) is a Hook class and its factory, both in this module.
 
 ``run`` (``mlp.training.loop.Run``) holds the network, the options, the data, the
 ``TrainState`` (``run.state``), the ``History``, the optimiser, the step, the epoch
@@ -38,10 +42,15 @@ import sys
 
 import numpy as np
 
+from .. import losses as _losses
+from .._relu_care import ReluCare, relu_layers
+from ..callbacks import Callback, EarlyStopping
+from ..diagnostics import Monitor
 from ..errors import TrainingDiverged
 
-__all__ = ["CallbackHook", "DivergenceGuard", "EarlyStoppingHook", "Hook", "Meter", "ProgressBar",
-           "ReluCareHook", "RunningAccuracy", "ScheduleHook", "Validation", "overriding"]
+__all__ = ["FACTORIES", "CallbackHook", "DivergenceGuard", "EarlyStoppingHook", "Hook", "Meter",
+           "ProgressBar", "ReluCareHook", "RunningAccuracy", "ScheduleHook", "Validation", "build",
+           "overriding"]
 
 
 class Hook:
@@ -328,3 +337,69 @@ class EarlyStoppingHook(CallbackHook):
             if state.resume_params is None:
                 state.resume_params = reached
             state.restored_params = net.params.copy()
+
+
+# -- the hooks of a fit, in the order they are called ------------------------------------------
+
+def _schedule(run):
+    return None if run.state.schedule is None else ScheduleHook(run.state.schedule)
+
+
+def _meter(run):
+    run.meter = Meter(per_example=run.data.loss.reduction == "mean")
+    return run.meter
+
+
+def _accuracy(run):
+    if run.data.labels is None:
+        return None
+    return RunningAccuracy(binary=not isinstance(run.data.loss, _losses.CrossEntropy))
+
+
+def _relu_care(run):
+    if not (run.opts.relu_care and relu_layers(run.net)):
+        return None
+    return ReluCareHook(ReluCare(run.net, run.opt, run.state, run.batches.n_batches))
+
+
+def _guard(run):
+    run.guard = DivergenceGuard()
+    return run.guard
+
+
+def _validation(run):
+    return None if run.data.X_val is None else Validation()
+
+
+def _progress(run):
+    return ProgressBar.make(run.opts.progress, run.opts.epochs)
+
+
+def _early_stopping(run):
+    """fit's own watch, first of the callbacks: a Checkpoint callback then saves this epoch's."""
+    if not run.opts.early_stopping:
+        run.state.early_stopping = None                 # a fit without the watch ends it
+        return None
+    return EarlyStoppingHook(EarlyStopping(patience=run.opts.patience, restore_best=run.opts.restore_best),
+                             Callback)
+
+
+def _callbacks(run):
+    extra = [Monitor()] if run.opts.monitor else []
+    return [CallbackHook(cb, Callback) for cb in run.opts.callbacks + extra]
+
+
+FACTORIES = [_schedule, _meter, _accuracy, _relu_care, _guard, _validation, _progress, _early_stopping,
+             _callbacks]
+
+
+def build(run) -> list:
+    """The hooks of this fit, in the order of ``FACTORIES``."""
+    hooks = []
+    for factory in FACTORIES:
+        made = factory(run)
+        if isinstance(made, list):
+            hooks += made
+        elif made is not None:
+            hooks.append(made)
+    return hooks

@@ -29,13 +29,9 @@ import warnings
 
 import numpy as np
 
-from .. import callbacks as _callbacks
 from .. import init as _init
-from .. import losses as _losses
 from .. import optimizers as _optimizers
 from .. import schedules as _schedules
-from .._relu_care import ReluCare, relu_layers
-from ..diagnostics import Monitor
 from ..errors import TrainingWarning
 from ..history import History, TrainState
 from . import hooks as _hooks
@@ -57,7 +53,7 @@ class Run:
         self.first_epoch = len(self.history)
         self.batches = Batches(data.X, data.y, data.sample_weight, data.labels,
                                batch_size=opts.batch_size, shuffle=opts.shuffle)
-        self.step = self.meter = self.ctrl_c = None
+        self.step = self.meter = self.guard = self.ctrl_c = None
         self.epoch, self.lr, self.t0 = state.epoch + 1, self.opt.lr, 0.0
         self.loss = self.val_loss = self.cut = None
         self.metrics: dict = {}
@@ -84,7 +80,7 @@ def _epochs(run: Run, hooks: list) -> None:
     """The epoch loop (see the module docstring): steps on batches, hooks around them."""
     begin, batch_end, end, after = (_hooks.overriding(hooks, m) for m in
                                     ("on_epoch_begin", "on_batch_end", "on_epoch_end", "after_record"))
-    sync = any(h.needs_sync for h in batch_end)
+    sync = run.step.syncs and any(h.needs_sync for h in batch_end)
     step, history = run.step, run.history
     # Overflow shows up as a non-finite loss, reported by TrainingDiverged: no NumPy warnings.
     with CtrlC() as ctrl_c, np.errstate(over="ignore", invalid="ignore"):
@@ -107,8 +103,7 @@ def _epochs(run: Run, hooks: list) -> None:
                     run.cut = "interrupted"
                 if run.cut is not None:
                     break
-            step.end_epoch()
-            step.sync()
+            step.end_epoch()                        # net.params and net.grads current
             if not run.meter.done:                  # interrupted before the first update
                 history.stop_reason = "interrupted"
                 break
@@ -186,35 +181,6 @@ def _start(net, opts: FitOptions, data) -> Run:
     return Run(net, opts, data, state)
 
 
-def _make_hooks(run: Run) -> list:
-    """The hooks of this fit, in the order they are called."""
-    net, opts, data, state = run.net, run.opts, run.data, run.state
-    run.meter = _hooks.Meter(per_example=data.loss.reduction == "mean")
-    hooks = [run.meter]
-    if state.schedule is not None:
-        hooks.insert(0, _hooks.ScheduleHook(state.schedule))
-    if data.labels is not None:
-        hooks.append(_hooks.RunningAccuracy(binary=not isinstance(data.loss, _losses.CrossEntropy)))
-    if opts.relu_care and relu_layers(net):
-        hooks.append(_hooks.ReluCareHook(ReluCare(net, run.opt, state, run.batches.n_batches)))
-    guard = _hooks.DivergenceGuard()
-    hooks.append(guard)
-    if data.X_val is not None:
-        hooks.append(_hooks.Validation())
-    bar = _hooks.ProgressBar.make(opts.progress, opts.epochs)
-    if bar is not None:
-        hooks.append(bar)
-    if opts.early_stopping:        # first: a Checkpoint callback then saves this epoch's watch
-        es = _callbacks.EarlyStopping(patience=opts.patience, restore_best=opts.restore_best)
-        hooks.append(_hooks.EarlyStoppingHook(es, _callbacks.Callback))
-    else:
-        state.early_stopping = None                 # a fit without the watch ends it
-    callbacks = opts.callbacks + ([Monitor()] if opts.monitor else [])
-    hooks += [_hooks.CallbackHook(cb, _callbacks.Callback) for cb in callbacks]
-    run.step = make_step(net, run.opt, data.loss, opts, state, guard.nonfinite)
-    return hooks
-
-
 def _still_falling(losses) -> bool:
     """The best loss fell, over the last 10% of the epochs, by more than 1% of the whole fall."""
     if len(losses) < 3:
@@ -233,7 +199,8 @@ def fit(net, X, y, **options) -> History:
     opts.check(data.X.shape[0], len(net.layers) - 1)
     check_input_scale(data.X)
     run = _start(net, opts, data)
-    hooks = _make_hooks(run)
+    hooks = _hooks.build(run)
+    run.step = make_step(net, run.opt, data.loss, opts, run.state, run.guard.nonfinite)
     for h in _hooks.overriding(hooks, "on_train_begin"):
         h.on_train_begin(run)
     try:

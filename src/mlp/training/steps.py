@@ -23,11 +23,13 @@ The step interface (what the loop asks of a step; an engine supplies its own)::
                              updating when the loss is NaN/inf; counts state.step
     step.penalty             the penalties' sum over the epoch's batches so far
     step.output()            the network output ŷ of the last batch (running accuracy)
-    step.sync()              make net.params (and the layers' caches, net.grads) current; a
-                             step that keeps the weights elsewhere (a device) copies them back.
-                             Hooks with ``needs_sync`` get it before they run
+    step.syncs               True for a step that keeps the weights elsewhere (a device): the
+                             loop then calls step.sync() after each batch for hooks that
+                             declare ``needs_sync`` (numpy steps: False, nothing to copy)
+    step.sync()              make net.params (and the layers' caches, net.grads) current
     step.end_epoch()         after the epoch's last batch (also after Ctrl-C): net.params,
-                             net.grads hold θ and ∂L/∂θ of the last batch, as after a plain step
+                             net.grads hold θ and ∂L/∂θ of the last batch, as after a plain
+                             step (an engine syncs here)
 
 ``make_step(engine, ...)`` picks the step: ``ENGINES[engine]`` is a factory
 ``(net, optimizer, loss, opts, state, on_nonfinite) -> Step``; "numpy" is ``numpy_step``.
@@ -75,6 +77,8 @@ class Penalty:
 
 class Step:
     """Base of the steps (see the module docstring for the interface)."""
+
+    syncs = False
 
     def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
         self.net, self.opt, self.loss, self.state = net, optimizer, loss, state
