@@ -164,3 +164,22 @@ def test_a_fit_option_acting_through_a_new_hook_is_a_row_and_a_hook():
     finally:
         OPTIONS.pop("stop_at_loss")
         hooks.FACTORIES.remove(stop_at_loss)
+
+
+def test_the_cli_flags_of_fit_options_come_from_the_table():
+    import argparse
+
+    from mlp.training.options import cli_flags, resumed
+
+    parser = argparse.ArgumentParser()
+    for name, flag, kwargs in cli_flags():
+        parser.add_argument(flag, dest=name, **kwargs)
+    argv = ["--loss", "mse", "--optimizer", "sgd", "--lr", "0.1", "--epochs", "3", "--batch-size", "full",
+            "--validation-split", "0.2", "--early-stopping", "--patience", "4", "--weight-decay", "0.01",
+            "--seed", "7", "--no-progress"]
+    ours = vars(parser.parse_args(argv))
+    theirs = vars(mlp.cli.build_parser().parse_args(["train", "xor", *argv]))
+    assert ours == {k: theirs[k] for k in ours}                     # the same flags, parsed the same
+    assert all(v is None for v in vars(parser.parse_args([])).values())    # "not given" is None
+    assert set(resumed()) == {"loss", "optimizer", "lr", "batch_size", "validation_split", "early_stopping",
+                              "patience", "weight_decay", "seed"}

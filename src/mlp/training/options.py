@@ -18,6 +18,7 @@ check, docstring, ``cli=``), the step, hook or data function that uses it
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,12 +26,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import losses as _losses
+from .. import optimizers as _optimizers
 from .._validation import check_number
 from ..activations import Sigmoid, Softmax
 from ..callbacks import Callback
 
 __all__ = ["AUTO_BATCH", "AUTO_MIN_EPOCHS", "AUTO_STEPS", "OPTIONS", "FitOptions", "Option",
-           "loss_for"]
+           "cli_flags", "loss_for", "resumed"]
 
 #: ``epochs="auto"`` trains for about this many optimiser steps (at least ``AUTO_MIN_EPOCHS``).
 AUTO_STEPS = 10000
@@ -115,27 +117,57 @@ def _bool(name):
     return check
 
 
-# -- the CLI's parsers of flag text (argparse reports their ValueError as the flag's error) -----
+# -- the CLI's parsers of flag text (argparse reports their ArgumentTypeError as the flag's error) --
 
-def _parse_positive_float(text: str) -> float:
-    v = float(text)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"must be a number > 0, got {text}")
-    return v
-
-
-def _parse_nonneg_float(text: str) -> float:
-    v = float(text)
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"must be a number >= 0, got {text}")
-    return v
+def parse_positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
-def _parse_positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise ValueError(f"must be an int >= 1, got {text}")
-    return v
+def parse_nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (value >= 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def parse_positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def parse_batch(text: str):
+    """A batch size, or "full" (fit's ``batch_size=None``) for full-batch gradient descent."""
+    if text.strip().lower() in ("full", "none", "all"):
+        return "full"
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--batch-size must be a positive integer or 'full', got {text!r}")
+    return int(text)
+
+
+def parse_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def parse_seed(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -156,9 +188,11 @@ class Option:
     resume : bool
         A resumed run (``mlp train --resume``) keeps the value of the run it continues unless
         the command gives it again; the CLI stores these in the model's metadata.
-    cli : dict or None
-        argparse keywords of the ``mlp train`` flag (``type``, ``metavar``, ``help``, …);
-        None: the CLI does not offer it.
+    cli : dict, callable returning a dict, or None
+        argparse keywords of the ``mlp train`` flag (``type``, ``metavar``, ``help``, …; a
+        function when they depend on a registry, read when the parser is built); the flag's
+        default is always None ("not given": a resumed run keeps its value). None: the CLI
+        does not offer it. ``cli_flags()`` gives them all.
     """
 
     name: str
@@ -166,11 +200,17 @@ class Option:
     doc: str
     check: Callable | None = None
     resume: bool = False
-    cli: dict | None = field(default=None, compare=False)
+    cli: dict | Callable | None = field(default=None, compare=False)
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+    def cli_kwargs(self) -> dict | None:
+        """The argparse keywords of its flag now (default None), or None when not offered."""
+        if self.cli is None:
+            return None
+        return {"default": None, **(self.cli() if callable(self.cli) else self.cli)}
 
 
 def _opt(name, default, doc, check=None, resume=False, cli=None) -> tuple[str, Option]:
@@ -182,27 +222,31 @@ OPTIONS: dict[str, Option] = dict([
 loss : str or Loss, default "auto"
     "auto": cross_entropy for a softmax output, binary_cross_entropy for a
     sigmoid output, else "mse" (the lecture's ½ Σ (ŷ − y)²; ``loss_for``).""",
-         resume=True),
+         resume=True, cli=lambda: {"choices": _losses.names(), "metavar": "NAME",
+                                   "help": f"{', '.join(_losses.names())} (default: from the task)"}),
     _opt("optimizer", "adam", """
 optimizer : str or Optimizer, default "adam"
     A name from ``mlp.optimizers`` or an instance (kept, with its state).""",
-         resume=True, cli={"metavar": "NAME", "help": "{names} (default adam)"}),
+         resume=True, cli=lambda: {"metavar": "NAME",
+                                   "help": f"{', '.join(_optimizers.names())} (default adam)"}),
     _opt("lr", None, """
 lr : float, optional
     Learning rate; default the optimiser's own (PyTorch's defaults: 1e-3 for
     Adam, AdamW and SGD, 1e-2 for RMSprop).""", _nonneg_or_none("lr"), resume=True,
-         cli={"type": _parse_positive_float, "metavar": "RATE", "help": "learning rate (default: fit's)"}),
+         cli={"type": parse_positive_float, "metavar": "RATE", "help": "learning rate (default: fit's)"}),
     _opt("epochs", "auto", """
 epochs : int or "auto", default "auto"
     "auto": enough epochs for about 10,000 optimiser steps, at least 10 —
     10,000 epochs on 4 examples (XOR), 1,429 on 1,347 (digits, batches of
     200), 34 on 60,000.""", _epochs,
-         cli={"type": _parse_positive_int, "metavar": "N",
+         cli={"type": parse_positive_int, "metavar": "N",
               "help": "total epochs (default: fit's); with --resume, training continues up to N"}),
     _opt("batch_size", "auto", """
 batch_size : int, "auto" or None, default "auto"
     "auto" is min(200, n) (scikit-learn's rule); None is full-batch gradient
-    descent, as in the lecture.""", _batch_size, resume=True),
+    descent, as in the lecture.""", _batch_size, resume=True,
+         cli={"type": parse_batch, "metavar": "N",
+              "help": "examples per step, or 'full' for full-batch gradient descent (default: fit's)"}),
     _opt("shuffle", True, """
 shuffle : bool, default True
     Reshuffle the examples every epoch (not needed, and not done, when one
@@ -211,7 +255,9 @@ shuffle : bool, default True
 validation_split : float, default 0
     Hold out this fraction of the examples, the *last* ones as given (Keras'
     rule: shuffle first if your data are sorted), for ``val_loss``; see
-    ``mlp.training.data.validation_rows``.""", resume=True),
+    ``mlp.training.data.validation_rows``.""", resume=True,
+         cli={"type": parse_fraction, "metavar": "F",
+              "help": "fraction held out for validation (default 0, or 0.1 with --early-stopping)"}),
     _opt("validation_data", None, """
 validation_data : (X_val, y_val) or (X_val, y_val, sample_weight_val), optional"""),
     _opt("early_stopping", False, """
@@ -221,10 +267,12 @@ early_stopping : bool, default False
     parameters (also when the epochs run out; not after Ctrl-C). The watch is
     part of ``net.train_state``: a later ``fit`` or a resumed checkpoint carries
     it on, so a run cut in two ends as one run would. See
-    ``mlp.callbacks.EarlyStopping`` for other quantities.""", _bool("early_stopping"), resume=True),
+    ``mlp.callbacks.EarlyStopping`` for other quantities.""", _bool("early_stopping"), resume=True,
+         cli={"action": argparse.BooleanOptionalAction,
+              "help": "stop when val_loss stops improving (with --resume: as the checkpoint's run)"}),
     _opt("patience", 10, """
 patience : int, default 10""", resume=True,
-         cli={"type": _parse_positive_int, "metavar": "N",
+         cli={"type": parse_positive_int, "metavar": "N",
               "help": "epochs without improvement to wait (default 10; with --resume: the checkpoint's)"}),
     _opt("restore_best", True, """
 restore_best : bool, default True"""),
@@ -240,7 +288,7 @@ weight_decay : float, default 0
     L2 penalty ½ λ ‖w‖² on the weights (not the biases), added to the loss:
     gradient λ w, applied before the optimiser (as ``torch.optim.Adam``'s
     ``weight_decay``; use ``optimizer=AdamW(...)`` for decoupled decay).""", _nonneg("weight_decay"),
-         resume=True, cli={"type": _parse_nonneg_float, "metavar": "L2", "help": "L2 penalty"}),
+         resume=True, cli={"type": parse_nonneg_float, "metavar": "L2", "help": "L2 penalty"}),
     _opt("l1", 0.0, """
 l1 : float, default 0
     L1 penalty λ₁ Σ |w| on the weights; gradient λ₁ sign(w).""", _nonneg("l1")),
@@ -272,11 +320,14 @@ monitor : bool, default False
 seed : int, numpy.random.Generator or None
     Seeds shuffling, dropout and ReLU care. None: keep the generator of the
     previous fit, or for the first fit derive one from the current parameters
-    (a network built with a seed then trains reproducibly).""", resume=True),
+    (a network built with a seed then trains reproducibly).""", resume=True,
+         cli={"type": parse_seed, "metavar": "N",
+              "help": "seed for initialisation, shuffling and the split"}),
     _opt("progress", None, """
 progress : bool or None
     A tqdm progress bar per epoch with loss and val_loss. None: shown when
-    stderr is a terminal."""),
+    stderr is a terminal.""", cli={"action": argparse.BooleanOptionalAction,
+                                  "help": "progress bar on stderr (default: when stderr is a terminal)"}),
     _opt("relu_care", True, """
 relu_care : bool, default True
     Keep hidden ReLU units alive (see Notes). It does nothing for networks
@@ -324,6 +375,17 @@ class FitOptions:
 
     def __repr__(self) -> str:
         return "FitOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in sorted(self.given)) + ")"
+
+
+def cli_flags() -> list[tuple[str, str, dict]]:
+    """``(name, flag, argparse keywords)`` of every option the CLI offers, in table order:
+    ``for name, flag, kw in cli_flags(): parser.add_argument(flag, dest=name, **kw)``."""
+    return [(o.name, o.flag, o.cli_kwargs()) for o in OPTIONS.values() if o.cli is not None]
+
+
+def resumed() -> list[str]:
+    """The options a resumed run keeps (``Option.resume``)."""
+    return [o.name for o in OPTIONS.values() if o.resume]
 
 
 def signature_doc() -> str:
