@@ -72,7 +72,7 @@ def page(browser, server):
     pg = ctx.new_page()
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.set_default_timeout(20000)
+    pg.set_default_timeout(90000)        # generous: other test suites may share the 2 cores
     yield pg
     ctx.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -140,7 +140,7 @@ def test_play_pause_reset_new_weights_and_stop_conditions(page, server):
     page.dispatch_event("#target", "change")
     page.wait_for_function("location.hash.includes('target=0.3')")
     page.click("#play")
-    page.wait_for_function("document.body.dataset.playing === '0'", timeout=60000)
+    page.wait_for_function("document.body.dataset.playing === '0'", timeout=180000)
     settle(page)
     st = state(page)
     assert st["frame"]["banner"]["message"].startswith("target loss 0.3 reached")
@@ -318,7 +318,7 @@ def test_linear_collapse_view(page, server):
     open_page(page, server, "preset=collapse&data=xor4&h=2&act=identity&out=identity&loss=half_sum"
                             "&lr=0.05&batch=4&care=0")
     page.click("#play")
-    page.wait_for_function("Number(document.getElementById('epoch').dataset.epoch) > 300", timeout=60000)
+    page.wait_for_function("Number(document.getElementById('epoch').dataset.epoch) > 300", timeout=180000)
     page.click("#play")
     settle(page)
     st = state(page)
@@ -346,7 +346,7 @@ def test_divergence_pauses_and_says_what_to_change(page, server):
 def test_chart_hover_test_points_discretise_and_neuron_zoom(page, server):
     open_page(page, server, "data=spiral&preset=spiral&h=8,8,8&opt=adam&lr=0.01")
     page.click("#play")
-    page.wait_for_function("Number(document.getElementById('epoch').dataset.epoch) > 60", timeout=60000)
+    page.wait_for_function("Number(document.getElementById('epoch').dataset.epoch) > 60", timeout=180000)
     page.click("#play")
     settle(page)
     shot(page, "spiral-training")

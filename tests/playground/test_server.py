@@ -224,7 +224,7 @@ def test_a_thousand_malformed_requests_leave_the_server_answering(server):
         reply = raw(server, shapes[i % len(shapes)](), timeout=2.0)
         if reply[:9] in (b"HTTP/1.1 ", b"HTTP/1.0 "):
             statuses.add(int(reply[9:12]))
-        assert time.perf_counter() - t0 < 120, "the server stopped answering in time"
+        assert time.perf_counter() - t0 < 300, "the server stopped answering in time"
     # 4xx, or 501 from http.server for a method it does not know; never a 5xx of ours
     assert statuses and all(400 <= s < 500 or s == 501 for s in statuses), statuses
     assert request(server, "GET", "/api/state")[0] == 200

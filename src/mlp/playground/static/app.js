@@ -622,6 +622,15 @@ function drawLecture() {
       ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fillStyle = `rgb(${col.map(Math.round).join(",")})`; ctx.fill();
       ctx.strokeStyle = "#000"; ctx.stroke();
     });
+    if (data && data.train.length <= 8) {       // the lecture's truth table: name the inputs
+      const at = {};
+      ctx.fillStyle = "#000"; ctx.font = "12px sans-serif";
+      hs.train.forEach((p, i) => {
+        const [x, y] = P(p), key = Math.round(x) + "," + Math.round(y);
+        const n = at[key] = (at[key] || 0) + 1;
+        ctx.fillText(`x = (${data.train[i].map((v) => +v.toFixed(2)).join(", ")})`, x + 8, y + 4 + 14 * (n - 1));
+      });
+    }
     c.dataset.points = JSON.stringify(hs.train);
     c.dataset.layer = hs.layer;
     $("hidden-note").textContent = `Layer ${hs.layer} has ${hs.units} unit(s); shown: (h1, h2)` +
