@@ -35,9 +35,13 @@ import numpy as np
 from . import datasets
 
 __all__ = ["Data", "StandardScaler", "align_classes", "encode_target", "load_csv", "load_data",
-           "load_npz"]
+           "load_npz", "too_many_classes"]
 
 TASKS = ("auto", "classification", "regression")
+
+MAX_AUTO_CLASSES = 50
+"""``task="auto"``: whole-number targets with more distinct values than this (or than
+max(10, √n)) are read as a regression target, not as classes."""
 
 
 @dataclass
@@ -172,8 +176,11 @@ def encode_target(values, *, task: str = "auto", classes=None, what: str = "targ
     values : sequence of str or numbers, length n
         One target per example (the cells of the target column).
     task : {"auto", "classification", "regression"}
-        ``"auto"``: text or integer numbers are class labels, other numbers a
-        regression target.
+        ``"auto"`` follows scikit-learn's ``type_of_target`` with a sanity check: text
+        is class labels, fractional numbers a regression target, and whole numbers
+        class labels unless there are too many of them to be classes — more than
+        ``MAX_AUTO_CLASSES`` (50) distinct values, or more than max(10, √n) — which
+        makes them a regression target too (a count, a price, a score of 25–346).
     classes : list, optional
         Known class labels (a trained model's); values are mapped onto them and
         a label outside them is an error. Implies classification.
@@ -237,8 +244,8 @@ def encode_target(values, *, task: str = "auto", classes=None, what: str = "targ
             y[i] = index[key]
         return y, classes, "classification"
 
-    if task == "regression" or (task == "auto" and numeric
-                                and not all(float(n).is_integer() for n in numbers)):
+    if task == "regression" or (task == "auto" and numeric and (
+            not all(float(n).is_integer() for n in numbers) or too_many_classes(numbers))):
         if not numeric:
             bad = next(i for i, n in enumerate(numbers) if n is None)
             raise ValueError(f"{what}: {str(values[bad]).strip()[:40]!r} ({where(bad)}) is not a "
@@ -257,6 +264,13 @@ def encode_target(values, *, task: str = "auto", classes=None, what: str = "targ
     if len(labels) < 2:
         raise ValueError(f"{what} has a single class ({labels[0]!r}): a classifier needs at least two")
     return y, labels, "classification"
+
+
+def too_many_classes(values) -> bool:
+    """Whether whole-number target ``values`` have too many distinct values to be class labels
+    (``task="auto"`` then reads them as a regression target; see :func:`encode_target`)."""
+    k = len(set(values))
+    return k > 2 and (k > MAX_AUTO_CLASSES or k > max(10.0, math.sqrt(len(values))))
 
 
 def _class_key(label):
@@ -371,8 +385,31 @@ def _column_index(path, names, column: str) -> int:
     raise ValueError(f"{path}: no column {column!r}; the columns are: {', '.join(names)}")
 
 
+def _pick_columns(path, names, t, features, by_position: bool) -> list:
+    """The feature columns: the model's ``features`` by name (every missing one named), else
+    every column but the target."""
+    others = [j for j in range(len(names)) if j != t]
+    if features is None:
+        return others
+    missing = [f for f in features if f not in names]
+    if not missing:
+        columns = [names.index(f) for f in features]
+        if t is not None and t in columns:
+            raise ValueError(f"{path}: column {names[t]!r} cannot be both the target and a feature")
+        return columns
+    if by_position and len(others) == len(features):
+        return others
+    shown = ", ".join(repr(m) for m in missing[:10]) + (" …" if len(missing) > 10 else "")
+    how = ("; with --by-position the columns are taken in order, but the file has "
+           f"{len(others)} for the model's {len(features)}" if by_position else
+           "; rename them, or give --by-position to take the file's columns in order")
+    raise ValueError(f"{path}: the model's input column{'s' if len(missing) > 1 else ''} {shown} "
+                     f"{'are' if len(missing) > 1 else 'is'} not in the file (its columns: "
+                     f"{', '.join(names[:12])}{' …' if len(names) > 12 else ''}){how}")
+
+
 def load_csv(path, *, target: str | None = None, task: str = "auto", need_target: bool = True,
-             features=None, classes=None) -> Data:
+             features=None, classes=None, by_position: bool = False, drop=()) -> Data:
     """Read a CSV file with a header row.
 
     Parameters
@@ -386,10 +423,16 @@ def load_csv(path, *, target: str | None = None, task: str = "auto", need_target
         False for prediction: a target column is then optional; it is dropped
         when present (see Notes).
     features : list of str, optional
-        The feature names a trained model expects: when all are in the header,
-        exactly those columns are used, in that order.
+        The feature names a trained model expects: those columns are used, by name,
+        in the model's order (other columns are ignored); a missing one is an error
+        that names every missing column.
     classes : list, optional
         A trained model's class labels (see :func:`encode_target`).
+    by_position : bool, default False
+        When ``features`` are not all in the header, take the file's columns (all
+        but the target) in order instead, if there are as many.
+    drop : sequence of str
+        Columns to ignore (an ID or free-text column); each must exist.
 
     Returns
     -------
@@ -409,6 +452,13 @@ def load_csv(path, *, target: str | None = None, task: str = "auto", need_target
     """
     path = os.fspath(path)
     names, rows, lines = _read_rows(path)
+    drop = [drop] if isinstance(drop, str) else list(drop)
+    for column in drop:
+        _column_index(path, names, column)
+    if drop:
+        keep = [j for j, name in enumerate(names) if name not in drop]
+        names = [names[j] for j in keep]
+        rows = [[row[j] for j in keep] for row in rows]
     t = None
     if target is not None:
         if need_target or target in names:
@@ -417,12 +467,7 @@ def load_csv(path, *, target: str | None = None, task: str = "auto", need_target
         t = len(names) - 1
     if t is not None and len(names) < 2 and need_target:
         raise ValueError(f"{path}: only one column ({names[0]!r}): need features and a target")
-    if features is not None and all(f in names for f in features):
-        columns = [names.index(f) for f in features]
-        if t is not None and t in columns:
-            raise ValueError(f"{path}: column {names[t]!r} cannot be both the target and a feature")
-    else:
-        columns = [j for j in range(len(names)) if j != t]
+    columns = _pick_columns(path, names, t, features, by_position)
     if not columns:
         raise ValueError(f"{path}: no feature columns")
     X = _numeric_columns(path, names, rows, lines, columns)
@@ -503,7 +548,7 @@ def load_npz(path, *, task: str = "auto", need_target: bool = True, classes=None
 
 def load_data(source, *, target: str | None = None, task: str = "auto", need_target: bool = True,
               features=None, classes=None, seed: int | None = 0, n: int | None = None,
-              noise: float | None = None) -> Data:
+              noise: float | None = None, by_position: bool = False, drop=()) -> Data:
     """Data from a file (``.csv``, ``.npz``) or a built-in data set name (``mlp.datasets.NAMES``).
 
     A path that exists wins over a built-in name. Built-in data sets take
@@ -513,8 +558,8 @@ def load_data(source, *, target: str | None = None, task: str = "auto", need_tar
     Parameters
     ----------
     source : str or os.PathLike
-    target, task, need_target, features, classes
-        As in :func:`load_csv`.
+    target, task, need_target, features, classes, by_position, drop
+        As in :func:`load_csv` (``drop`` and ``by_position`` apply to CSV files only).
     seed, n, noise
         For the generated built-in data sets (circles, moons, spirals, gaussians).
 
@@ -538,7 +583,7 @@ def load_data(source, *, target: str | None = None, task: str = "auto", need_tar
             return load_npz(text, task=task, need_target=need_target, classes=classes)
         if suffix in (".csv", ".txt", ".tsv", ""):
             return load_csv(text, target=target, task=task, need_target=need_target,
-                            features=features, classes=classes)
+                            features=features, classes=classes, by_position=by_position, drop=drop)
         raise ValueError(f"{text}: unknown file type {suffix!r}; use a .csv or .npz file")
     key = text.strip().lower().replace("_", "-")
     if key not in datasets.NAMES and key.rstrip("-") not in datasets.NAMES:

@@ -145,6 +145,15 @@ def add_data_options(p) -> None:
     p.add_argument("--n", type=positive_int, metavar="N",
                    help="number of examples of a generated data set (circles, moons, spirals, gaussians)")
     p.add_argument("--noise", type=nonneg_float, metavar="SD", help="noise of a generated data set")
+    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                   help="ignore this CSV column (an ID or text column); repeat for more")
+
+
+def add_column_options(p) -> None:
+    """How DATA's columns meet a trained model's (predict, evaluate)."""
+    p.add_argument("--by-position", action="store_true",
+                   help="when the model's column names are not in DATA, take DATA's columns in order "
+                        "(default: match by name and name every missing column)")
 
 
 # --------------------------------------------------------------------------- files and models
@@ -233,9 +242,11 @@ def read_for_model(net, source: str, args, *, need_target: bool):
     meta = net.metadata or {}
     target = args.target if args.target is not None else meta.get("target")
     task = meta.get("task") or ("classification" if net.classes_ is not None else "auto")
+    names = meta.get("feature_names")
     data = load_data(source, target=target, need_target=need_target,
-                     features=meta.get("feature_names"), task=task, seed=args.data_seed,
-                     n=args.n, noise=args.noise)
+                     features=names if isinstance(names, list) else None, task=task,
+                     seed=args.data_seed, n=args.n, noise=args.noise,
+                     by_position=getattr(args, "by_position", False), drop=args.drop)
     X = model_inputs(net, data, source)
     if need_target and net.classes_ is not None and data.task == "classification":
         align_classes(data, net.classes_, what=f"{source}: target")

@@ -9,6 +9,7 @@ import numpy as np
 from ..losses import get as get_loss
 from ._common import (
     CLIError,
+    add_column_options,
     add_data_options,
     class_indices,
     fmt,
@@ -30,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     add_data_options(p)
+    add_column_options(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.set_defaults(func=run)
 

@@ -24,34 +24,53 @@ def _history_length(history) -> int:
     return len(losses) if isinstance(losses, list) else 0
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value) -> str:
+    """A metadata value as one short line, whatever its type (a file may hold anything)."""
+    return one_line(value if isinstance(value, str) else json.dumps(value, default=str))[:100]
+
+
 def _trained_line(meta: dict) -> str:
-    bits = [f"{meta.get('task', '?')} on {meta.get('data', '?')}"]
+    bits = [f"{_text(meta.get('task', '?'))} on {_text(meta.get('data', '?'))}"]
     if meta.get("n_train") is not None:
-        bits.append(f"{meta['n_train']} training examples"
-                    + (f" + {meta['n_validation']} validation" if meta.get("n_validation") else ""))
+        bits.append(f"{_text(meta['n_train'])} training examples"
+                    + (f" + {_text(meta['n_validation'])} validation" if meta.get("n_validation") else ""))
     if meta.get("epochs") is not None:
-        bits.append(f"{meta['epochs']} epochs")
+        bits.append(f"{_text(meta['epochs'])} epochs")
     if meta.get("optimizer"):
-        lr = f" lr {meta['lr']}" if meta.get("lr") is not None else ""
-        bits.append(f"{meta['optimizer']}{lr}")
+        lr = f" lr {_text(meta['lr'])}" if meta.get("lr") is not None else ""
+        bits.append(f"{_text(meta['optimizer'])}{lr}")
     if meta.get("loss"):
-        bits.append(f"loss {meta['loss']}")
+        bits.append(f"loss {_text(meta['loss'])}")
     if meta.get("seconds") is not None:
-        bits.append(f"{meta['seconds']:.1f} s")
+        seconds = meta["seconds"]
+        bits.append(f"{seconds:.1f} s" if _number(seconds) else f"{_text(seconds)} s")
     return "trained       " + ", ".join(bits)
 
 
 def _print_metadata(meta: dict) -> None:
     out(_trained_line(meta))
-    if meta.get("final"):
-        out("final         " + "  ".join(f"{k} {fmt(v)}" for k, v in meta["final"].items()))
-    if meta.get("trained_at"):
-        out(f"saved         {meta['trained_at']}")
-    if meta.get("command"):
-        out(f"command       {meta['command']}")
+    names = meta.get("feature_names")
+    if meta.get("target") is not None:
+        task = f" ({_text(meta['task'])})" if meta.get("task") else ""
+        out(f"target        {_text(meta['target'])}{task}")
+    if isinstance(names, list) and names:
+        shown = ", ".join(_text(n) for n in names[:12]) + (" …" if len(names) > 12 else "")
+        out(f"features      {shown} ({len(names)}, matched by name at predict time)")
+    final = meta.get("final")
+    if final:
+        out("final         " + ("  ".join(f"{_text(k)} {fmt(v) if _number(v) else _text(v)}"
+                                          for k, v in final.items())
+                                if isinstance(final, dict) else _text(final)))
+    for key, label in (("trained_at", "saved"), ("command", "command")):
+        if meta.get(key):
+            out(f"{label:<13} {_text(meta[key])}")
     other = {k: v for k, v in meta.items() if k not in KNOWN_META}
     for key, value in other.items():
-        out(f"{key:<13} {one_line(json.dumps(value, default=str))[:100]}")
+        out(f"{key[:40]:<13} {_text(value)}")
 
 
 def _print(args, summary: dict, net, meta: dict, state, epoch) -> None:

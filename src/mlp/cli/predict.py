@@ -7,7 +7,15 @@ import io as stdio
 import sys
 
 from .. import io
-from ._common import CLIError, add_data_options, check_out_folder, load_model, note, read_for_model
+from ._common import (
+    CLIError,
+    add_column_options,
+    add_data_options,
+    check_out_folder,
+    load_model,
+    note,
+    read_for_model,
+)
 
 
 def add_parser(sub) -> None:
@@ -17,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     add_data_options(p)
+    add_column_options(p)
     p.add_argument("--out", metavar="FILE", help="CSV file to write (default: stdout)")
     p.add_argument("--proba", action="store_true", help="also write class probabilities")
     p.add_argument("-q", "--quiet", action="store_true")

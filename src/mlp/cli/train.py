@@ -10,21 +10,21 @@ that into ``fit`` arguments (``_fit_kwargs``), train under the Ctrl-C guard
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import shlex
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import activations, datasets, io, losses
+from .. import activations, datasets, losses
 from .. import init as _init
 from .. import optimizers as _optimizers
-from ..callbacks import Callback, Checkpoint
+from ..callbacks import Checkpoint
 from ..data import StandardScaler, load_data
 from ..network import Network
+from ._checks import data_warnings, target_line
 from ._common import (
     EXIT_INTERRUPTED,
     CLIError,
@@ -47,6 +47,7 @@ from ._common import (
     seed,
     targets_for,
 )
+from ._ctrl_c import StopOnSignal, completed_epoch, save_quietly
 
 
 def add_parser(sub) -> None:
@@ -132,66 +133,6 @@ def choose_head(task: str, n_classes: int, n_targets: int, loss: str | None, out
     return loss, out_act, 1 if n_classes == 2 else n_classes
 
 
-# --------------------------------------------------------------------------- Ctrl-C
-
-
-class StopOnSignal:
-    """Ctrl-C during training: the first stops after the current epoch (an exact checkpoint),
-    a second one stops after the current batch."""
-
-    def __init__(self):
-        self.requested = 0
-        self._previous = None
-
-    def _handler(self, signum, frame):
-        self.requested += 1
-        if self.requested == 1:
-            note("\nmlp: Ctrl-C: stopping after this epoch (press Ctrl-C again to stop at once)")
-            return
-        raise KeyboardInterrupt
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():   # signals reach the main thread only
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
-
-    def callback(self, message: str | None = None):
-        """A callback that stops at the end of the epoch after a Ctrl-C; it prints ``message``
-        once fit has accepted its arguments (so that an argument error stays one line)."""
-        return _StopRequested(self, message)
-
-
-class _StopRequested(Callback):
-    def __init__(self, stopper: StopOnSignal, message: str | None):
-        self.stopper, self.message = stopper, message
-
-    def on_train_begin(self, history):
-        if self.message:
-            note(self.message)
-
-    def on_epoch_end(self, epoch, history):
-        return True if self.stopper.requested else None
-
-
-def save_quietly(net, path, **kwargs) -> None:
-    """Save with Ctrl-C ignored, so that an impatient second Ctrl-C cannot interrupt the write."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    try:
-        io.save(net, path, **kwargs)
-    except OSError as exc:
-        raise CLIError(f"{path}: could not save ({(exc.strerror or str(exc)).lower()}); "
-                       "an earlier file there is unchanged") from None
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
-
-
 # --------------------------------------------------------------------------- the run, step by step
 
 
@@ -213,7 +154,9 @@ class _Run:
     early: bool = False
     remaining: int | None = None                    # epochs left to train (None: fit's default)
     parts: tuple = ()                               # X_tr, y_tr, X_val, y_val, lab_tr, lab_val
+    chosen: str = ""                                # where the target column came from
     metadata: dict = field(default_factory=dict)
+    cut: bool = False                               # a second Ctrl-C cut an epoch short
 
 
 def _check_names(args) -> None:
@@ -228,11 +171,20 @@ def _read(r: _Run) -> None:
     args, net = r.args, r.net
     target = args.target if args.target is not None else r.meta0.get("target")
     r.data = data = load_data(args.data, target=target, task=args.task, seed=args.data_seed, n=args.n,
-                              noise=args.noise, classes=net.classes_ if net is not None else None)
+                              noise=args.noise, classes=net.classes_ if net is not None else None,
+                              drop=args.drop)
     if data.task == "regression" and net is not None and net.classes_ is not None:
         raise CLIError("the checkpoint is a classifier but the data has a numeric target")
     if data.n_examples < 2:
         raise CLIError(f"{args.data} has {data.n_examples} example: too few to train on")
+    if args.target is not None:
+        r.chosen = "--target"
+    elif r.meta0.get("target") is not None:
+        r.chosen = "the checkpoint's"
+    elif os.path.isfile(args.data):
+        r.chosen = "array y" if args.data.lower().endswith(".npz") else "last column"
+    else:
+        r.chosen = "the data set's labels"
 
 
 def _resumed_run(r: _Run) -> None:
@@ -377,30 +329,41 @@ def _end_stopped_run(r: _Run) -> None:
                 h.stop_reason = "early_stopping"
 
 
-def _fit(r: _Run, kwargs: dict) -> tuple[bool, float]:
-    """Train under the Ctrl-C guard; (interrupted, seconds)."""
+def _fit(r: _Run, kwargs: dict, stop: StopOnSignal) -> tuple[bool, float]:
+    """Train under the Ctrl-C guard; (stopped by Ctrl-C, seconds). After a second Ctrl-C cut an
+    epoch short, ``r.net`` becomes the network as it was at the end of the last completed epoch
+    (None if none was), so that its checkpoint resumes exactly."""
     net, (X_tr, y_tr, X_val) = r.net, r.parts[:3]
     message = None
     if not r.args.quiet:
         what = f"resuming at epoch {r.completed} of " if r.completed else ""
-        message = (f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
-                   f"{r.data.source}: {X_tr.shape[0]} examples"
-                   + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
-                   + " (Ctrl-C saves a checkpoint)")
+        message = "".join(f"mlp: {line}\n" for line in [target_line(r.data, r.chosen)]) + "".join(
+            f"mlp: warning: {line}\n" for line in data_warnings(r.data))
+        message += (f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
+                    f"{r.data.source}: {X_tr.shape[0]} examples"
+                    + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
+                    + " (Ctrl-C saves a checkpoint)")
     start = time.perf_counter()
-    stop = StopOnSignal()
-    interrupted = False
-    with stop:     # from here on, Ctrl-C ends in a checkpoint
-        if r.remaining is None or r.remaining > 0:
-            callbacks = [stop.callback(message)]
-            if r.args.checkpoint_every:
-                callbacks.append(Checkpoint(r.checkpoint, every=r.args.checkpoint_every))
+    if r.remaining is None or r.remaining > 0:
+        watch = stop.callback(message)
+        state = net.train_state
+        if state is not None:       # a resumed run: the checkpoint itself is the last complete epoch
+            watch.snapshot = (state.epoch, net.params.copy(), state.state_dict())
+        callbacks = [watch]
+        if r.args.checkpoint_every:
+            callbacks.append(Checkpoint(r.checkpoint, every=r.args.checkpoint_every))
+        try:
             try:
+                stop.armed = True
                 net.fit(X_tr, y_tr, callbacks=callbacks, **kwargs)
-            except KeyboardInterrupt:
-                interrupted = True
-        interrupted = interrupted or stop.requested > 0
-    return interrupted, time.perf_counter() - start
+            finally:
+                stop.armed = False
+        except KeyboardInterrupt:
+            stop.cut = True
+        if stop.cut:         # fit stops after the batch (or raises): back to the last whole epoch
+            r.cut = True
+            r.net = completed_epoch(net, watch.snapshot)
+    return stop.requested > 0, time.perf_counter() - start
 
 
 def _accuracy(net, X, y) -> float:
@@ -430,11 +393,12 @@ def _final(r: _Run, history, seconds: float) -> dict:
 def _save(r: _Run, history, interrupted: bool, seconds: float, final: dict) -> int:
     args, net, done = r.args, r.net, r.metadata["epochs"]
     if interrupted:
-        if getattr(net, "train_state", None) is None:
-            note("mlp: interrupted before the first epoch; nothing saved")
-            return EXIT_INTERRUPTED
         save_quietly(net, r.checkpoint, history=history, train_state=net.train_state)
-        note(f"mlp: interrupted after epoch {done}: checkpoint saved to {r.checkpoint}")
+        if r.cut:
+            note(f"mlp: interrupted during epoch {done + 1}: the checkpoint holds epoch {done}, "
+                 f"the last completed one (it resumes exactly), saved to {r.checkpoint}")
+        else:
+            note(f"mlp: interrupted after epoch {done}: checkpoint saved to {r.checkpoint}")
         note(f"mlp: resume with: {resume_command(r.argv, r.checkpoint)}")
         return EXIT_INTERRUPTED
     save_quietly(net, args.out, history=history)
@@ -470,8 +434,13 @@ def run(args) -> int:
     _split(r)
     _metadata(r)
     kwargs = _fit_kwargs(r)
-    interrupted, seconds = _fit(r, kwargs)
-    net = r.net
-    history = getattr(net, "history", None) or getattr(getattr(net, "train_state", None), "history", None)
-    final = _final(r, history, seconds)
-    return _save(r, history, interrupted, seconds, final)
+    with StopOnSignal() as stop:     # from here on, Ctrl-C ends in a checkpoint (or says why not)
+        interrupted, seconds = _fit(r, kwargs, stop)
+        net = r.net
+        if net is None or (interrupted and getattr(net, "train_state", None) is None):
+            note("mlp: interrupted before the first epoch was complete; nothing saved")
+            return EXIT_INTERRUPTED
+        history = getattr(net, "history", None) or getattr(getattr(net, "train_state", None),
+                                                           "history", None)
+        final = _final(r, history, seconds)
+        return _save(r, history, interrupted, seconds, final)

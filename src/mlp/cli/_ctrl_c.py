@@ -1,0 +1,98 @@
+"""Ctrl-C during ``mlp train``: never lose a run, and a checkpoint that resumes exactly.
+
+The first Ctrl-C stops after the current epoch; a second one interrupts the epoch, and the
+network is then put back as it was at the end of the last completed epoch (kept in memory
+after every epoch), so the checkpoint written is always one that resumes bit-identically.
+From the end of training until the files are written, Ctrl-C only says "saving".
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from .. import io
+from ..callbacks import Callback
+from ..history import TrainState
+from ._common import CLIError, note
+
+
+class StopOnSignal:
+    """Ctrl-C during ``mlp train``: the first stops after the current epoch (an exact checkpoint);
+    a second one interrupts the epoch, and the checkpoint is then the last completed epoch's
+    (kept in memory by ``callback``), so it too resumes exactly. Once training is over, further
+    presses only say that the files are being written: a run is never lost to an impatient hand."""
+
+    def __init__(self):
+        self.requested = 0
+        self.armed = False          # True while fit runs: only then does a second press interrupt
+        self.cut = False            # a second press interrupted an epoch (fit may swallow it)
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.requested += 1
+        if self.requested == 1:
+            note("\nmlp: Ctrl-C: stopping after this epoch (press Ctrl-C again to stop now; the "
+                 "checkpoint is then the last completed epoch)")
+        elif self.armed:
+            self.armed, self.cut = False, True
+            raise KeyboardInterrupt
+        else:
+            note("mlp: Ctrl-C: saving, one moment")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():   # signals reach the main thread only
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def callback(self, message: str | None = None):
+        """A callback that prints ``message`` once fit has accepted its arguments (so that an
+        argument error stays one line), keeps each completed epoch's state in memory and
+        stops at the end of the epoch after a Ctrl-C."""
+        return _StopRequested(self, message)
+
+
+class _StopRequested(Callback):
+    def __init__(self, stopper: StopOnSignal, message: str | None):
+        self.stopper, self.message = stopper, message
+        self.snapshot = None        # (epoch, params, train-state dict) of the last completed epoch
+
+    def on_train_begin(self, history):
+        if self.message:
+            note(self.message)
+
+    def on_epoch_end(self, epoch, history):
+        state = self.network.train_state
+        self.snapshot = (state.epoch, self.network.params.copy(), state.state_dict())
+        return True if self.stopper.requested else None
+
+
+def completed_epoch(net, snapshot):
+    """``net`` as it was at the end of the last completed epoch (a copy), or None if none was."""
+    if snapshot is None:
+        return None
+    _, params, state = snapshot
+    done = net.copy()
+    done.params = params
+    done.train_state = TrainState.from_state_dict(state, done)
+    done.history = done.train_state.history
+    return done
+
+
+def save_quietly(net, path, **kwargs) -> None:
+    """Save with Ctrl-C ignored, so that an impatient second Ctrl-C cannot interrupt the write."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        io.save(net, path, **kwargs)
+    except OSError as exc:
+        raise CLIError(f"{path}: could not save ({(exc.strerror or str(exc)).lower()}); "
+                       "an earlier file there is unchanged") from None
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
