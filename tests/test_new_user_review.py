@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -283,3 +284,172 @@ def test_a_second_ctrl_c_keeps_an_exact_checkpoint(tmp_path):
                    cwd=tmp_path, check=True)
     resumed, straight = (mlp.load(tmp_path / f) for f in ("resumed.safetensors", "straight.safetensors"))
     np.testing.assert_array_equal(resumed.params, straight.params)
+
+
+# --------------------------------------------------------------------------- 8, 11. writes
+
+
+def test_out_onto_a_fifo_or_a_link_to_one_is_refused(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    os.symlink(fifo, tmp_path / "link")
+    for target in (fifo, tmp_path / "link"):
+        assert main(["train", "xor", "--epochs", "1", "-q", "--out", str(target)]) == 1
+        assert "FIFO" in capsys.readouterr().err
+        with pytest.raises(OSError, match="FIFO"):
+            mlp.save(mlp.Network.from_sizes([2, 1], seed=0), target)
+    assert fifo.is_fifo() and (tmp_path / "link").is_symlink()
+
+
+def test_out_equal_to_an_input_is_refused(tmp_path, capsys):
+    X, _ = _blobs_csv(tmp_path / "train.csv")
+    data = str(tmp_path / "train.csv")
+    before = open(data).read()
+    assert main(["train", data, "--epochs", "1", "-q", "--out", data]) == 1
+    assert "is the data file itself" in capsys.readouterr().err
+    model = str(tmp_path / "m.safetensors")
+    assert main(["train", data, "--epochs", "1", "-q", "--out", model]) == 0
+    assert main(["predict", model, data, "--out", data]) == 1
+    assert main(["predict", model, data, "--out", model]) == 1
+    assert capsys.readouterr().err.count("itself") == 2
+    assert open(data).read() == before and mlp.load(model).n_in == 3
+
+
+def test_stale_temporary_files_are_removed_on_the_next_save(tmp_path):
+    net = mlp.Network.from_sizes([2, 1], seed=0)
+    path = tmp_path / "m.safetensors"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    killed = tmp_path / f".m.safetensors.{dead}.abcd1234.tmp"       # a writer killed mid-save
+    old = tmp_path / ".m.safetensors.x7y8z9q0.tmp"                  # an older version's, an hour old
+    live = tmp_path / f".m.safetensors.{os.getpid()}.efgh5678.tmp"  # a writer of this process
+    other = tmp_path / ".other.safetensors.1.zzzz.tmp"
+    for f in (killed, old, live, other):
+        f.write_bytes(b"x" * 100)
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    mlp.save(net, path)
+    assert not killed.exists() and not old.exists()
+    assert live.exists() and other.exists() and mlp.load(path).n_in == 2
+
+
+# --------------------------------------------------------------------------- 10. validated at load
+
+
+def _rewrite(tmp_path, name, change):
+    """A checkpoint of a short xor run, its header changed by ``change(tensors, meta)``."""
+    from mlp.io import read_safetensors, write_safetensors
+    net = mlp.Network.from_sizes([2, 3, 1], output="sigmoid", seed=0)
+    net.fit(*mlp.datasets.xor(), epochs=2, progress=False)
+    src = tmp_path / "ok.safetensors"
+    mlp.save(net, src, classes=[0, 1], train_state=net.train_state)
+    tensors, meta = read_safetensors(src)
+    change(tensors, meta)
+    write_safetensors(tmp_path / name, tensors, meta)
+    return tmp_path / name
+
+
+def _state(change):
+    def edit(tensors, meta):
+        import json
+        state = json.loads(meta["train_state"])
+        change(state)
+        meta["train_state"] = json.dumps(state)
+    return edit
+
+
+@pytest.mark.filterwarnings("ignore::mlp.TrainingWarning")
+@pytest.mark.parametrize("name, change, words", [
+    ("lr.safetensors", _state(lambda s: s["optimizer"].update(lr=-1)), "lr must be"),
+    ("epoch.safetensors", _state(lambda s: s.update(epoch=-5)), "epoch must be a whole number"),
+    ("betas.safetensors", _state(lambda s: s["optimizer"].update(betas=[0.9, 0.99, 0.5])), "betas"),
+    ("classes.safetensors", lambda t, m: m.update(classes='[1, "1"]'), "distinct"),
+    ("inf.safetensors", lambda t, m: m.update(classes="[1e400, 2]"), "finite"),
+    ("version.safetensors", lambda t, m: m.update(format_version="\u0661"), "format_version"),
+])
+def test_checkpoint_fields_are_validated_at_load(tmp_path, name, change, words):
+    path = _rewrite(tmp_path, name, change)
+    with pytest.raises(ValueError, match=words) as info:
+        mlp.load_checkpoint(path)
+    assert name in str(info.value)
+
+
+def test_a_list_dtype_is_a_clear_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    mlp.save(mlp.Network.from_sizes([2, 1], seed=0), path)
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = raw[8:8 + n].replace(b'"dtype":"F32"', b'"dtype":["F32"]', 1)
+    header += b" " * (-len(header) % 8)
+    (tmp_path / "bad.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + raw[8 + n:])
+    with pytest.raises(ValueError, match="bad.safetensors.*unsupported dtype"):
+        mlp.load(tmp_path / "bad.safetensors")
+
+
+# --------------------------------------------------------------------------- 9, 12. sizes and inputs
+
+
+def test_huge_values_are_named_by_column(tmp_path, capsys):
+    rows = "\n".join(f"{i},{1e308 if i % 2 else -1e308},{i % 2}" for i in range(20))
+    (tmp_path / "big.csv").write_text("a,b,y\n" + rows + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no "overflow encountered in reduce" on the way
+        assert main(["train", str(tmp_path / "big.csv"), "--epochs", "1", "--dtype", "float64",
+                     "--out", str(tmp_path / "m.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "column 'b' holds values too large to standardise" in err and err.count("\n") == 1
+    rows = "\n".join(f"{i},{4e38 if i % 2 else 1.0},{i % 2}" for i in range(20))
+    (tmp_path / "f32.csv").write_text("a,b,y\n" + rows + "\n")
+    assert main(["train", str(tmp_path / "f32.csv"), "--epochs", "1",
+                 "--out", str(tmp_path / "m.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "column 'b' has a value of 4e+38, beyond float32's range" in err and "NaN" not in err
+
+
+def test_data_from_standard_input_and_a_fifo(tmp_path):
+    text = "a,b,y\n" + "\n".join(f"{i % 3},{i % 5},{i % 2}" for i in range(40)) + "\n"
+    model = str(tmp_path / "m.safetensors")
+    r = subprocess.run([sys.executable, "-m", "mlp", "train", "-", "--epochs", "2", "-q", "--out", model],
+                       input=text, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat > {fifo}"], stdin=subprocess.PIPE, text=True)
+    r = subprocess.Popen([sys.executable, "-m", "mlp", "predict", model, str(fifo)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    writer.communicate(text)
+    out, err = r.communicate(timeout=120)
+    assert r.returncode == 0, err
+    assert len(out.splitlines()) == 41
+
+
+def test_a_csv_renamed_npz_is_named(tmp_path):
+    (tmp_path / "data.npz").write_text("a,b,y\n1,2,0\n")
+    with pytest.raises(ValueError, match="a text file \\(a CSV\\?\\)"):
+        mlp.data.load_data(tmp_path / "data.npz")
+    np.save(tmp_path / "arr.npy", np.ones(3))
+    os.rename(tmp_path / "arr.npy", tmp_path / "arr.npz")
+    with pytest.raises(ValueError, match="an .npy array file"):
+        mlp.data.load_data(tmp_path / "arr.npz")
+
+
+def test_sizes_are_bounded_before_allocating(tmp_path, monkeypatch):
+    import zipfile
+
+    from mlp import _safetensors
+
+    # an .npz whose X claims 8 GB in a few bytes of deflated zeros
+    header = {"descr": "<f8", "fortran_order": False, "shape": (100_000, 10_000)}
+    with zipfile.ZipFile(tmp_path / "big.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("X.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            f.write(b"\0" * 1000)
+        with z.open("y.npy", "w") as f:
+            np.save(f, np.zeros(3))
+    monkeypatch.setattr(_safetensors, "available_memory", lambda: 2**30)
+    with pytest.raises(ValueError, match="array X of shape \\(100000, 10000\\).*GiB"):
+        mlp.data.load_data(tmp_path / "big.npz")
+    # a model file whose header is a sea of empty lists
+    path = tmp_path / "m.safetensors"
+    mlp.save(mlp.Network.from_sizes([2, 1], seed=0), path, metadata={"pad": [[]] * 1_100_000})
+    with pytest.raises(ValueError, match="JSON lists or objects"):
+        mlp.load(path)

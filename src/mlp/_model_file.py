@@ -32,6 +32,7 @@ from ._safetensors import check_path, write_safetensors
 from ._state_codec import encode_state
 from ._validation import check_network
 from ._version import __version__
+from .data import class_key
 
 __all__ = ["FORMAT_VERSION", "n_classes_expected", "repeated_labels", "save", "scaler_arrays"]
 
@@ -81,8 +82,10 @@ def _history_dict(history):
 
 
 def repeated_labels(classes) -> str:
-    """The labels that occur more than once in ``classes``, as text ("" if none)."""
-    return ", ".join(sorted({repr(c) for c in classes if classes.count(c) > 1}))
+    """The labels that occur more than once in ``classes``, as text ("" if none); ``1``, ``1.0``
+    and ``"1"`` are one label (a CSV cannot tell them apart: ``mlp.data.class_key``)."""
+    keys = [class_key(c) for c in classes]
+    return ", ".join(sorted({repr(c) for c, k in zip(classes, keys) if keys.count(k) > 1}))
 
 
 def n_classes_expected(net) -> int:

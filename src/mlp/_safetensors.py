@@ -19,16 +19,19 @@ The model format built on it is ``mlp._model_file`` (save) and ``mlp.io`` (load)
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MAX_HEADER_BYTES", "atomic_write", "bad_file", "check_path", "is_int", "parse_json",
+__all__ = ["MAX_HEADER_BYTES", "atomic_write", "available_memory", "bad_file", "check_memory", "check_path",
+           "check_writable_file", "is_int", "parse_json",
            "read_safetensors",
            "write_safetensors"]
 
@@ -63,6 +66,9 @@ def atomic_write(path, data: bytes) -> None:
     Windows). If anything fails — no permission, a full disk, a crash — the
     temporary file is removed and an earlier ``path`` is left exactly as it was.
     A symbolic link is followed: the file it points to is replaced, the link kept.
+    Only a regular file is ever replaced: a device, a FIFO or a socket at ``path``
+    (or behind a link) is refused, so ``/dev/null`` stays ``/dev/null``. Temporary
+    files that an earlier, killed writer left beside ``path`` are removed.
 
     Parameters
     ----------
@@ -74,7 +80,8 @@ def atomic_write(path, data: bytes) -> None:
     Raises
     ------
     OSError
-        If the folder cannot be written (the message names the file).
+        If the folder cannot be written, or ``path`` is not a regular file (the
+        message names the file).
     """
     path = Path(path)
     if path.is_symlink():
@@ -86,8 +93,10 @@ def atomic_write(path, data: bytes) -> None:
     if not folder.is_dir():
         raise FileNotFoundError(2, "the folder does not exist" if not folder.exists()
                                 else "the parent is not a folder", str(folder))
+    check_writable_file(path)
+    _remove_stale_temporaries(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise _named(exc, path) from exc
     try:
@@ -114,6 +123,66 @@ def atomic_write(path, data: bytes) -> None:
             raise _named(exc, path) from exc
         raise
     _fsync_folder(folder)
+
+
+def check_writable_file(path) -> None:
+    """Refuse to replace anything but a regular file: a device, FIFO or socket (followed
+    through links) raises ``OSError`` naming it."""
+    try:
+        mode = os.stat(path).st_mode          # follows links
+    except FileNotFoundError:
+        return
+    except OSError:
+        return                                # the write itself will say what is wrong
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+            "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    raise OSError(errno.EINVAL, f"is {kind}, not a regular file: refusing to replace it",
+                  os.fspath(path))
+
+
+STALE_SECONDS = 600
+"""A temporary file of a writer that left no process id is removed once this old."""
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove ``.NAME.PID.XXXX.tmp`` files of writers that no longer run (killed mid-save), and
+    old ``.NAME.XXXX.tmp`` ones of earlier versions; a live writer's file is left alone."""
+    folder = path.parent if str(path.parent) else Path(".")
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        middle = name[len(prefix):-len(".tmp")]
+        pid = middle.split(".", 1)[0]
+        candidate = folder / name
+        try:
+            if "." in middle and pid.isdigit():
+                if _alive(int(pid)):
+                    continue
+            elif now - candidate.lstat().st_mtime < STALE_SECONDS:
+                continue
+            if candidate.is_file() and not candidate.is_symlink():
+                candidate.unlink()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def _named(exc: OSError, path: Path) -> OSError:
@@ -225,6 +294,47 @@ def parse_json(text, path, what: str):
         raise bad_file(path, f"{what} is not valid JSON ({exc})") from None
 
 
+MAX_HEADER_CONTAINERS = 1_000_000
+"""Most JSON lists and objects a header may hold (an mlp model of 10,000 layers needs ~100,000):
+parsing 30 million empty lists of a hostile 99 MB header took 2.6 GB."""
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process now (MemAvailable; a large number if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 2**62
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, to build ``what`` of ``nbytes`` when more than half the memory
+    available now would go to it (one ``ValueError`` naming the sizes)."""
+    available = available_memory()
+    if nbytes > available // 2:
+        raise ValueError(f"{what} needs {nbytes / 2**30:.3g} GiB, more than half of the "
+                          f"{available / 2**30:.3g} GiB of memory available")
+
+
+def _check_header_cost(raw: bytes, path) -> None:
+    """Bound what parsing the JSON header will cost before parsing it (~64 bytes a value)."""
+    containers = raw.count(b"[") + raw.count(b"{")
+    if containers > MAX_HEADER_CONTAINERS:
+        raise bad_file(path, f"the header holds {containers:,} JSON lists or objects, more than "
+                             f"{MAX_HEADER_CONTAINERS:,} (a corrupt or hostile file)")
+    try:
+        check_memory(64 * (containers + raw.count(b",") + 1) + 2 * len(raw), "parsing its header")
+    except ValueError as exc:
+        raise bad_file(path, str(exc)) from None
+
+
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -278,6 +388,7 @@ def read_safetensors(path) -> tuple[dict, dict]:
         raw = f.read(n)
         if len(raw) != n:
             raise bad_file(path, "the file changed size while being read")
+        _check_header_cost(raw, path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -289,6 +400,10 @@ def read_safetensors(path) -> tuple[dict, dict]:
             raise bad_file(path, "the header is not a JSON object")
         data_len = size - 8 - n
         layout = _check_layout(header, data_len, path)
+        try:
+            check_memory(2 * data_len, "loading its tensors")      # the bytes, then the arrays
+        except ValueError as exc:
+            raise ValueError(f"{os.fspath(path)}: {exc}") from None
         data = f.read(data_len)
         if len(data) != data_len:
             raise bad_file(path, "the file changed size while being read")
@@ -315,8 +430,8 @@ def _check_layout(header: dict, data_len: int, path) -> list:
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise bad_file(path, f"tensor {name!r}: an entry needs exactly dtype, shape and data_offsets")
         dt_name, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dt_name not in _DTYPES:
-            raise bad_file(path, f"tensor {name!r}: unsupported dtype {dt_name!r}")
+        if not isinstance(dt_name, str) or dt_name not in _DTYPES:
+            raise bad_file(path, f"tensor {name[:60]!r}: unsupported dtype {str(dt_name)[:20]!r}")
         if (not isinstance(shape, list) or len(shape) > _MAX_RANK
                 or not all(is_int(d) and d >= 0 for d in shape)):
             raise bad_file(path, f"tensor {name!r}: shape must be a list of at most {_MAX_RANK} "

@@ -24,8 +24,10 @@ Files:
 from __future__ import annotations
 
 import csv
+import io as _io
 import math
 import os
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets
+from ._safetensors import check_memory
 
 __all__ = ["Data", "StandardScaler", "align_classes", "encode_target", "load_csv", "load_data",
-           "load_npz", "too_many_classes"]
+           "load_npz", "class_key", "too_many_classes"]
 
 TASKS = ("auto", "classification", "regression")
 
@@ -273,7 +276,7 @@ def too_many_classes(values) -> bool:
     return k > 2 and (k > MAX_AUTO_CLASSES or k > max(10.0, math.sqrt(len(values))))
 
 
-def _class_key(label):
+def class_key(label):
     """Compare labels as numbers when they are numbers (``"1"`` == ``1`` == ``1.0``), else as text."""
     if isinstance(label, (int, float, np.integer, np.floating)) and not isinstance(label, bool):
         return ("number", float(label))
@@ -294,10 +297,10 @@ def align_classes(data: Data, classes, what: str = "data") -> Data:
     >>> align_classes(data, ["a", "b", "c"]).y.tolist()
     [1, 2, 1]
     """
-    lookup = {_class_key(c): k for k, c in enumerate(classes)}
+    lookup = {class_key(c): k for k, c in enumerate(classes)}
     mapping = []
     for label in data.classes or []:
-        key = _class_key(label)
+        key = class_key(label)
         if key not in lookup:
             raise ValueError(f"{what}: label {label!r} is not one of the model's classes: "
                              f"{', '.join(map(str, classes))}")
@@ -316,10 +319,23 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _open_text(path: str):
+    """A CSV source as text: a file, or ``-`` (standard input), a pipe or a device read whole
+    (they cannot be rewound)."""
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+    elif os.path.isfile(path):
+        return open(path, newline="", encoding="utf-8-sig")
+    else:
+        with open(path, "rb") as f:
+            raw = f.read()
+    return _io.StringIO(raw.decode("utf-8-sig"), newline="")
+
+
 def _read_rows(path: str):
     """Header and data rows of a CSV file, with the file line number of every row."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with _open_text(path) as f:
             first = f.readline()
             f.seek(0)
             reader = csv.reader(f, delimiter=_sniff_delimiter(first), strict=True)
@@ -484,12 +500,46 @@ def load_csv(path, *, target: str | None = None, task: str = "auto", need_target
 # --------------------------------------------------------------------------- .npz
 
 
+def _check_npz(path: str) -> None:
+    """Say what the file is when it is not an .npz archive (a CSV or an .npy renamed), and refuse
+    arrays that claim more memory than there is, before NumPy allocates them."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head.startswith(b"PK"):
+        if head.startswith(b"\x93NUMPY"):
+            raise ValueError(f"{path}: not a readable .npz file: it is an .npy array file; "
+                             "save with np.savez(path, X=X, y=y)")
+        text = head.replace(b"\r", b"").replace(b"\n", b"").replace(b"\t", b"")
+        if text.isascii() and all(32 <= c < 127 for c in text):
+            raise ValueError(f"{path}: not a readable .npz file: it is a text file (a CSV?); "
+                             "rename it to .csv, or save with np.savez(path, X=X, y=y)")
+        raise ValueError(f"{path}: not a readable .npz file (an .npz is a zip archive of .npy "
+                         "arrays); save with np.savez(path, X=X, y=y)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if not name.endswith(".npy"):
+                    continue
+                with archive.open(name) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(member)
+                nbytes = math.prod(shape) * dtype.itemsize
+                check_memory(2 * nbytes, f"array {name[:-4]} of shape {shape} and dtype {dtype}")
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
 def load_npz(path, *, task: str = "auto", need_target: bool = True, classes=None) -> Data:
     """Read an ``.npz`` file with arrays ``X`` (n, n_features) and ``y`` (n,) or (n, k).
 
     Loaded with ``allow_pickle=False``: object arrays are refused, no code runs.
     """
     path = os.fspath(path)
+    _check_npz(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -577,6 +627,13 @@ def load_data(source, *, target: str | None = None, task: str = "auto", need_tar
     path = Path(text)
     if path.is_dir():
         raise ValueError(f"{text}: is a folder, not a data file")
+    if text == "-" or (path.exists() and not path.is_file()):     # standard input, a pipe, a device
+        if path.suffix.lower() == ".npz":
+            raise ValueError(f"{text}: an .npz archive must be a regular file (it is read by seeking)")
+        data = load_csv(text, target=target, task=task, need_target=need_target, features=features,
+                        classes=classes, by_position=by_position, drop=drop)
+        data.source = "stdin" if text == "-" else text
+        return data
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".npz":

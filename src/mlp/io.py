@@ -86,7 +86,7 @@ def _decode_meta(meta: dict, path) -> dict:
         raise _bad(path, "a safetensors file without mlp metadata (no format 'mlp'); "
                          "it was not written by mlp.save")
     version = meta.get("format_version", "")
-    if not version.isdigit() or len(version) > 6:
+    if not (version.isascii() and version.isdigit()) or len(version) > 6:
         raise _bad(path, f"format_version {version[:20]!r} is not a number")
     if int(version) > FORMAT_VERSION:
         raise _bad(path, f"written in format version {version} by mlp {meta.get('mlp_version', '?')}; "
@@ -177,8 +177,10 @@ def _build(tensors: dict, meta: dict, path) -> Network:
     if "classes" in info:
         classes = info["classes"]
         if not isinstance(classes, list) or not all(
-                isinstance(c, (str, int, float)) for c in classes):
+                isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes):
             raise _bad(path, "classes must be a list of strings or numbers")
+        if not all(math.isfinite(c) for c in classes if isinstance(c, float)):
+            raise _bad(path, "classes must be finite numbers or strings")
         if len(classes) != n_classes_expected(net):
             raise _bad(path, f"{len(classes)} class labels for a network with {net.n_out} output(s)")
         repeated = repeated_labels(classes)
@@ -277,6 +279,7 @@ def load_checkpoint(path) -> Network:
     _check_state(state, net, path)
     try:
         net.train_state = TrainState.from_state_dict(state, net)
+        _check_hyperparameters(net.train_state)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
         raise _bad(path, f"training state: {_one_line(exc)}") from None
     if net.history is None:
@@ -285,6 +288,24 @@ def load_checkpoint(path) -> Network:
 
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _check_hyperparameters(state) -> None:
+    """The checks a fresh ``fit`` makes: counters are whole numbers >= 0, and the optimiser's
+    hyper-parameters pass its own constructor (lr > 0 finite, betas a pair, …)."""
+    for key in ("epoch", "step", "care_wait", "redraws", "revived"):
+        value = getattr(state, key)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
+    if state.lr0 is not None and (isinstance(state.lr0, bool) or not isinstance(state.lr0, (int, float))
+                                  or not math.isfinite(state.lr0) or state.lr0 < 0):
+        raise ValueError(f"lr0 must be a finite number >= 0, got {state.lr0!r}")
+    opt = state.optimizer
+    if opt is not None:
+        try:
+            type(opt)(**opt.hyperparams())
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"optimizer {opt.name}: {_one_line(exc)}") from None
 
 
 def _one_line(exc) -> str:

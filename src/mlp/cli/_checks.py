@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import MAX_AUTO_CLASSES
+from ..data import MAX_AUTO_CLASSES, StandardScaler
 
 CONSTANT_SHARE = 0.95
 """A target with one value in at least this share of the rows (and 20 rows or more) is
@@ -80,3 +80,31 @@ def _label_like_input(data) -> str | None:
 def data_warnings(data) -> list[str]:
     """What looks like a mistake in the training data, one sentence each (empty: nothing)."""
     return [w for w in (_constant_like(data), _label_like_input(data)) if w]
+
+
+def check_values(data, dtype) -> None:
+    """Refuse, naming the column, values the network's dtype cannot hold (float32 ends at ±3.4e38:
+    it would turn them into "infinite values" the file does not contain)."""
+    limit = float(np.finfo(dtype).max)
+    columns = [(f"column {n!r}", c) for n, c in zip(data.feature_names, data.X.T)]
+    if data.task == "regression":
+        columns += [(f"target column {data.target_name!r}", c) for c in data.y.T]
+    for name, column in columns:
+        top = float(np.max(np.abs(column)))
+        if top > limit:
+            raise ValueError(f"{data.source}: {name} has a value of {top:.3g}, beyond "
+                             f"{np.dtype(dtype).name}'s range (±{limit:.3g}); rescale it, or train "
+                             "with --dtype float64")
+
+
+def fit_scaler(data) -> StandardScaler:
+    """The input standardisation of ``data``, or one error naming the columns too large for it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        std = data.X.std(axis=0)
+        mean = data.X.mean(axis=0)
+    bad = [n for n, m, s in zip(data.feature_names, mean, std) if not (np.isfinite(m) and np.isfinite(s))]
+    if bad:
+        raise ValueError(f"{data.source}: column{'s' if len(bad) > 1 else ''} "
+                         f"{', '.join(map(repr, bad[:5]))} {'hold' if len(bad) > 1 else 'holds'} values too "
+                         "large to standardise (their squares overflow); rescale them, or give --no-scale")
+    return StandardScaler.fit(data.X)

@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from .. import io
+from .._safetensors import check_writable_file
 from ..data import align_classes, load_data
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -159,11 +160,21 @@ def add_column_options(p) -> None:
 # --------------------------------------------------------------------------- files and models
 
 
-def check_out_folder(path: str, what: str = "--out") -> None:
-    """Fail before any work if ``path`` cannot be written (the folder is missing or read-only)."""
+def check_out_folder(path: str, what: str = "--out", inputs: dict | None = None) -> None:
+    """Fail before any work if ``path`` cannot be written (the folder is missing or read-only, it
+    is a device or a FIFO) or is one of the command's ``inputs`` ({what: path}), which writing it
+    would destroy."""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise CLIError(f"{what} {path}: is a folder; give a file name such as model.safetensors")
+    try:
+        check_writable_file(path)
+    except OSError as exc:
+        raise CLIError(f"{what} {path}: {exc.strerror}") from None
+    for name, other in (inputs or {}).items():
+        if other and os.path.exists(path) and os.path.exists(other) and os.path.samefile(path, other):
+            raise CLIError(f"{what} {path} is the {name} itself: writing it would destroy the {name}; "
+                           "choose another file")
     if not os.path.isdir(folder):
         problem = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise CLIError(f"{what} {path}: {folder} {problem}")

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     net = load_model(args.model)
-    check_out_folder(args.out)
+    check_out_folder(args.out, inputs={"model file": args.model})
     export(net, args.out, args.format)
     folded = ", input scaling folded into layer 1" if net.scaler is not None else ""
     out(f"wrote {args.out} ({args.format}, {'-'.join(map(str, net.sizes))}, {net.dtype.name}{folded})")

@@ -65,7 +65,7 @@ def _write_numbers(writer, net, X, precision: int) -> None:
 def run(args) -> int:
     net = load_model(args.model)
     if args.out:
-        check_out_folder(args.out)
+        check_out_folder(args.out, inputs={"model file": args.model, "data file": args.data})
     _, X = read_for_model(net, args.data, args, need_target=False)
     precision = 9 if net.dtype.itemsize == 4 else 17
     buffer = stdio.StringIO()

@@ -22,9 +22,9 @@ from .. import activations, datasets, losses
 from .. import init as _init
 from .. import optimizers as _optimizers
 from ..callbacks import Checkpoint
-from ..data import StandardScaler, load_data
+from ..data import load_data
 from ..network import Network
-from ._checks import data_warnings, target_line
+from ._checks import check_values, data_warnings, fit_scaler, target_line
 from ._common import (
     EXIT_INTERRUPTED,
     CLIError,
@@ -217,10 +217,12 @@ def _new_run(r: _Run) -> None:
     r.split = args.validation_split
     if r.split is None:
         r.split = 0.1 if r.early else 0.0
-    r.scaler = None if args.no_scale else StandardScaler.fit(data.X)
+    dtype = np.float64 if args.dtype == "float64" else np.float32
+    check_values(data, dtype)
+    r.scaler = None if args.no_scale else fit_scaler(data)
     r.net = Network.from_sizes([data.n_features, *hidden, n_out], hidden=args.activation,
                                output=out_act, init=args.init, seed=r.seed,
-                               dtype=np.float64 if args.dtype == "float64" else np.float32)
+                               dtype=dtype)
 
 
 def _split(r: _Run) -> None:
@@ -420,9 +422,9 @@ def run(args) -> int:
     r = _Run(args=args, argv=list(getattr(args, "argv", [])),
              checkpoint=args.checkpoint or checkpoint_path(args.out))
     _check_names(args)
-    check_out_folder(args.out)
+    check_out_folder(args.out, inputs={"data file": args.data, "checkpoint to resume": args.resume})
     if args.checkpoint or args.checkpoint_every:
-        check_out_folder(r.checkpoint, "--checkpoint")
+        check_out_folder(r.checkpoint, "--checkpoint", inputs={"data file": args.data})
     if args.resume:
         r.net = load_model(args.resume, checkpoint=True)
         r.meta0 = r.net.metadata or {}
