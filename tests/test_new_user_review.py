@@ -453,3 +453,40 @@ def test_sizes_are_bounded_before_allocating(tmp_path, monkeypatch):
     mlp.save(mlp.Network.from_sizes([2, 1], seed=0), path, metadata={"pad": [[]] * 1_100_000})
     with pytest.raises(ValueError, match="JSON lists or objects"):
         mlp.load(path)
+
+
+# --------------------------------------------------------------------------- smaller things
+
+
+def test_confusion_matrix_header_lines_up(tmp_path, capsys):
+    from mlp.cli.evaluate import confusion_table
+    table = confusion_table(np.array([[5, 0], [1, 4]]), ["class_0", "class_1"]).splitlines()
+    assert table[0].startswith("true \\ pred  ")
+    assert [len(line) for line in table] == [len(table[0])] * 3
+    assert table[0].index("class_1") + len("class_1") == len(table[1])
+
+
+def test_swapped_arguments_are_named(tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    mlp.save(mlp.Network.from_sizes([2, 1], output="sigmoid", seed=0), model, classes=[0, 1])
+    (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
+    assert main(["predict", str(tmp_path / "d.csv"), str(model)]) == 1
+    assert "the arguments look swapped" in capsys.readouterr().err
+
+
+def test_command_line_mistakes_exit_2(capsys):
+    for argv in (["train", "xor", "--optimizer", "lbfgs"], ["train", "xor", "--hidden", "0"],
+                 ["train", "xor", "--init", "nope"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2, argv
+    err = capsys.readouterr().err
+    assert "lbfgs" in err and "--hidden none" in err
+
+
+def test_positionals_are_documented(capsys):
+    for command in ("predict", "evaluate", "info", "export"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "a model file written by mlp train" in out, command

@@ -75,8 +75,11 @@ def fmt(value) -> str:
 
 def parse_hidden(text: str) -> list[int]:
     text = text.strip()
-    if text.lower() in ("", "none", "0"):
+    if text.lower() == "none":
         return []
+    if text == "0" or text == "":
+        raise argparse.ArgumentTypeError(
+            f"--hidden {text!r}: a layer needs at least one unit; give --hidden none for no hidden layer")
     sizes = []
     for part in text.split(","):
         part = part.strip()
@@ -206,10 +209,22 @@ def resume_command(argv: list[str], checkpoint: str) -> str:
     return shlex.join(["mlp", *args, "--resume", checkpoint])
 
 
-def load_model(path: str, *, checkpoint: bool = False):
+_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".npz")
+
+
+def load_model(path: str, *, checkpoint: bool = False, data: str | None = None):
+    """The model file at ``path``; when it is not one and ``data`` (the command's DATA) looks
+    like the model, the error says that the arguments look swapped."""
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such model file")
-    return io.load_checkpoint(path) if checkpoint else io.load(path)
+    try:
+        return io.load_checkpoint(path) if checkpoint else io.load(path)
+    except ValueError:
+        if data is not None and (path.lower().endswith(_DATA_SUFFIXES)
+                                 or data.lower().endswith(".safetensors")):
+            raise CLIError(f"{path} is not a model file and {data} looks like one: the arguments look "
+                           "swapped (the model comes first: mlp COMMAND MODEL DATA)") from None
+        raise
 
 
 def model_loss(net) -> str:

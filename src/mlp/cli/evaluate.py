@@ -28,8 +28,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="score a saved model on labelled DATA",
                        description="Loss and accuracy with a confusion matrix (classifiers), or loss, "
                                    "R², MSE and MAE (regression).")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("model", metavar="MODEL", help="a model file written by mlp train (.safetensors)")
+    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, or a "
+                                                 "built-in data set name")
     add_data_options(p)
     add_column_options(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
@@ -37,10 +38,13 @@ def add_parser(sub) -> None:
 
 
 def confusion_table(matrix, classes) -> str:
+    """Rows: true class, columns: predicted; every column as wide as its widest cell."""
     names = [str(c) for c in classes]
+    corner = "true \\ pred"
+    first = max(len(corner), *(len(n) for n in names)) + 2
     width = max(6, *(len(n) for n in names), *(len(str(v)) for v in matrix.ravel()))
-    head = "true \\ pred".ljust(width + 2) + " ".join(n.rjust(width) for n in names)
-    rows = [names[i].ljust(width + 2) + " ".join(str(v).rjust(width) for v in row)
+    head = corner.ljust(first) + " ".join(n.rjust(width) for n in names)
+    rows = [names[i].ljust(first) + " ".join(str(v).rjust(width) for v in row)
             for i, row in enumerate(matrix)]
     return "\n".join([head, *rows])
 
@@ -75,7 +79,7 @@ def _regression_scores(net, data, X, loss_name: str) -> dict:
 
 
 def run(args) -> int:
-    net = load_model(args.model)
+    net = load_model(args.model, data=args.data)
     data, X = read_for_model(net, args.data, args, need_target=True)
     loss_name = model_loss(net)
     result = {"model": args.model, "data": args.data, "n_examples": data.n_examples, "loss_name": loss_name}

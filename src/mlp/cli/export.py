@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
                        description="ONNX (Gemm + activation operators, opset 17, runs in ONNX Runtime) "
                                    "or a torch.nn.Sequential saved with torch.save. A model's input "
                                    "scaling is folded into the first layer.")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="a model file written by mlp train (.safetensors)")
     p.add_argument("--format", required=True, choices=list(EXPORT_FORMATS))
     p.add_argument("--out", required=True, metavar="PATH", help="the file to write")
     p.set_defaults(func=run)

@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("info", help="describe a model file",
                        description="Architecture, parameter count, classes, input scaling and how the "
                                    "model was trained. The file is fully validated first.")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="a model file written by mlp train (.safetensors)")
     p.add_argument("--json", action="store_true", help="print the description as one JSON object")
     p.set_defaults(func=run)
 

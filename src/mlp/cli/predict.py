@@ -22,8 +22,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="predict DATA with a saved model",
                        description="Write one prediction per example of DATA as CSV (to stdout or --out). "
                                    "The model's input scaling is applied; a target column is ignored.")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("model", metavar="MODEL", help="a model file written by mlp train (.safetensors)")
+    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, or a "
+                                                 "built-in data set name")
     add_data_options(p)
     add_column_options(p)
     p.add_argument("--out", metavar="FILE", help="CSV file to write (default: stdout)")
@@ -63,7 +64,7 @@ def _write_numbers(writer, net, X, precision: int) -> None:
 
 
 def run(args) -> int:
-    net = load_model(args.model)
+    net = load_model(args.model, data=args.data)
     if args.out:
         check_out_folder(args.out, inputs={"model file": args.model, "data file": args.data})
     _, X = read_for_model(net, args.data, args, need_target=False)

@@ -55,7 +55,8 @@ def add_parser(sub) -> None:
                        description="Train a network on DATA and save it as a safetensors model file. "
                                    "Inputs are standardised (stored in the model) unless --no-scale. "
                                    "Ctrl-C saves a checkpoint that --resume continues exactly.")
-    p.add_argument("data", metavar="DATA", help="built-in name, .csv or .npz file")
+    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, or a "
+                                                 "built-in data set name (see mlp datasets)")
     add_data_options(p)
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                    help="how to read the target (default: text or integers are classes, else regression)")
@@ -68,7 +69,7 @@ def add_parser(sub) -> None:
                         "for regression)")
     p.add_argument("--loss", choices=losses.names(), metavar="NAME",
                    help=f"{', '.join(losses.names())} (default: from the task)")
-    p.add_argument("--optimizer", metavar="NAME",
+    p.add_argument("--optimizer", metavar="NAME", choices=_optimizers.names(),
                    help=f"{', '.join(_optimizers.names())} (default adam)")
     p.add_argument("--lr", type=positive_float, metavar="RATE", help="learning rate (default: fit's)")
     p.add_argument("--epochs", type=positive_int, metavar="N",
@@ -82,7 +83,8 @@ def add_parser(sub) -> None:
     p.add_argument("--patience", type=positive_int, metavar="N",
                    help="epochs without improvement to wait (default 10; with --resume: the checkpoint's)")
     p.add_argument("--weight-decay", type=nonneg_float, metavar="L2", help="L2 penalty")
-    p.add_argument("--init", default="he", metavar="NAME", help="weight initialiser (default he)")
+    p.add_argument("--init", default="he", metavar="NAME", choices=_init.INITIALIZERS.names(),
+                   help=f"weight initialiser: {', '.join(_init.INITIALIZERS.names())} (default he)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--seed", type=seed, metavar="N", help="seed for initialisation, shuffling and the split")
     p.add_argument("--no-scale", action="store_true", help="do not standardise the inputs")
@@ -157,14 +159,6 @@ class _Run:
     chosen: str = ""                                # where the target column came from
     metadata: dict = field(default_factory=dict)
     cut: bool = False                               # a second Ctrl-C cut an epoch short
-
-
-def _check_names(args) -> None:
-    """Names are checked before any work, so that a typo costs nothing."""
-    if args.optimizer is not None and args.optimizer not in _optimizers.OPTIMIZERS:
-        raise CLIError(f"unknown optimizer {args.optimizer!r}; known: {', '.join(_optimizers.names())}")
-    if args.init not in _init.INITIALIZERS:
-        raise CLIError(f"unknown initialiser {args.init!r}; known: {', '.join(_init.INITIALIZERS.names())}")
 
 
 def _read(r: _Run) -> None:
@@ -421,7 +415,6 @@ def run(args) -> int:
     """``mlp train``: read, set up or resume, split, fit under the Ctrl-C guard, save."""
     r = _Run(args=args, argv=list(getattr(args, "argv", [])),
              checkpoint=args.checkpoint or checkpoint_path(args.out))
-    _check_names(args)
     check_out_folder(args.out, inputs={"data file": args.data, "checkpoint to resume": args.resume})
     if args.checkpoint or args.checkpoint_every:
         check_out_folder(r.checkpoint, "--checkpoint", inputs={"data file": args.data})
