@@ -34,10 +34,58 @@ from ._validation import check_network
 from ._version import __version__
 from .data import class_key
 
-__all__ = ["FORMAT_VERSION", "n_classes_expected", "repeated_labels", "save", "scaler_arrays"]
+__all__ = ["FORMAT_VERSION", "compact_history", "n_classes_expected", "repeated_labels", "save",
+           "scaler_arrays"]
 
-FORMAT_VERSION = 1
-"""Version of the mlp metadata layout; files from a newer layout are refused."""
+FORMAT_VERSION = 2
+"""Version of the mlp metadata layout; files from a newer layout are refused. 2: a long
+History's per-epoch lists are tensors ``history.*`` (written only when there are such)."""
+
+HISTORY_TENSORS_VERSION = 2
+COMPACT_MIN = 16
+"""History lists at least this long are stored as tensors (8 bytes a value, not ~20 of JSON)."""
+
+_HISTORY_LISTS = ("epochs", "loss", "val_loss", "lr", "seconds")
+
+
+def _numbers(values) -> bool:
+    return isinstance(values, list) and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values)
+
+
+def _as_array(values):
+    """A per-epoch list of numbers (None: NaN) as a float64 array; anything else unchanged."""
+    if isinstance(values, dict):
+        return {k: _as_array(v) for k, v in values.items()}
+    if _numbers(values) and len(values) >= COMPACT_MIN:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return values
+
+
+def compact_history(hist: dict, prefix: str):
+    """``History.to_dict()`` with its long lists of numbers moved to tensors: (JSON dict with
+    ``{"__tensor__": name}`` in their place, or ``{"__constant__": v, "n": n}`` for n equal
+    values, {name: array}). Epochs 1, 2, …, E are left out (``History.from_dict`` counts them
+    again)."""
+    out, tensors = dict(hist), {}
+    epochs = out.get("epochs")
+    if _numbers(epochs) and epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= COMPACT_MIN:
+        del out["epochs"]
+
+    def move(values, name):
+        if not (_numbers(values) and len(values) >= COMPACT_MIN):
+            return values
+        if values[0] is not None and values.count(values[0]) == len(values):     # e.g. a constant lr
+            return {"__constant__": values[0], "n": len(values)}
+        tensors[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        return {"__tensor__": name}
+
+    for key in _HISTORY_LISTS:
+        if key in out:
+            out[key] = move(out[key], f"{prefix}.{key}")
+    if isinstance(out.get("metrics"), dict):
+        out["metrics"] = {k: move(v, f"{prefix}.metrics.{k}") for k, v in out["metrics"].items()}
+    return out, tensors
 
 
 def _activation_spec(activation) -> dict:
@@ -157,7 +205,7 @@ def save(net, path, *, history=None, classes=None, scaler=None, metadata=None,
                        "activation": _activation_spec(layer.activation)})
     meta = {
         "format": "mlp",
-        "format_version": str(FORMAT_VERSION),
+        "format_version": "1",          # 2 only when the file holds history tensors
         "mlp_version": __version__,
         "architecture": json.dumps({"dtype": net.dtype.name, "layers": layers}),
     }
@@ -178,6 +226,10 @@ def save(net, path, *, history=None, classes=None, scaler=None, metadata=None,
         meta["scaler"] = json.dumps({"kind": "standard"})
     hist = _history_dict(history)
     if hist is not None:
+        hist, hist_tensors = compact_history(hist, "history")
+        if hist_tensors:
+            tensors.update(hist_tensors)
+            meta["format_version"] = str(HISTORY_TENSORS_VERSION)
         meta["history"] = _jsonable(hist, "history")
     if metadata is not None:
         if not isinstance(metadata, dict):
@@ -187,7 +239,10 @@ def save(net, path, *, history=None, classes=None, scaler=None, metadata=None,
         if not hasattr(train_state, "state_dict"):
             raise TypeError(f"train_state must be a TrainState, got {type(train_state).__name__}")
         state_tensors: dict[str, np.ndarray] = {}
-        encoded = encode_state(train_state.state_dict(), "train_state", state_tensors)
+        state = train_state.state_dict()
+        if isinstance(state.get("history"), dict):       # the per-epoch lists as float64 arrays
+            state["history"] = {k: _as_array(v) for k, v in state["history"].items()}
+        encoded = encode_state(state, "train_state", state_tensors)
         tensors.update(state_tensors)
         meta["train_state"] = json.dumps(encoded, ensure_ascii=True, allow_nan=False)
     write_safetensors(path, tensors, meta)

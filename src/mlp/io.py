@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 _MAX_LAYERS = 10_000
+_MAX_EPOCHS = 100_000_000
 
 
 def read_metadata(path) -> dict:
@@ -162,6 +163,8 @@ def _build(tensors: dict, meta: dict, path) -> Network:
     for name in tensors:
         if name in expected or name.startswith("train_state."):
             continue
+        if "history" in info and name.startswith("history."):
+            continue
         if has_scaler and name in ("scaler.mean", "scaler.scale"):
             continue
         raise _bad(path, f"unexpected tensor {name[:60]!r}")
@@ -203,13 +206,37 @@ def _build(tensors: dict, meta: dict, path) -> Network:
     net.metadata = metadata
     net.history = None
     if "history" in info:
-        net.history = _history_from(info["history"], path)
+        net.history = _history_from(info["history"], path, tensors)
     return net
 
 
-def _history_from(hist, path):
+def _history_lists(hist: dict, tensors: dict, path) -> dict:
+    """The History dict with its ``{"__tensor__": "history.…"}`` references replaced by lists."""
+    def resolve(value):
+        if isinstance(value, dict) and set(value) == {"__constant__", "n"}:
+            v, n = value["__constant__"], value["n"]
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and is_int(n)
+                    and 0 <= n <= _MAX_EPOCHS):
+                raise _bad(path, "history: a malformed run of equal values")
+            return [v] * n
+        if not (isinstance(value, dict) and set(value) == {"__tensor__"}):
+            return value
+        name = value["__tensor__"]
+        arr = tensors.get(name) if isinstance(name, str) and name.startswith("history.") else None
+        if arr is None or arr.ndim != 1 or arr.dtype.kind != "f":
+            raise _bad(path, f"history refers to a missing or malformed tensor {str(name)[:60]!r}")
+        return arr.tolist()
+
+    out = {k: resolve(v) for k, v in hist.items()}
+    if isinstance(out.get("metrics"), dict):
+        out["metrics"] = {k: resolve(v) for k, v in out["metrics"].items()}
+    return out
+
+
+def _history_from(hist, path, tensors=None):
     if not isinstance(hist, dict):
         raise _bad(path, "history must be a JSON object")
+    hist = _history_lists(hist, tensors or {}, path)
     try:
         return History.from_dict(hist)
     except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
