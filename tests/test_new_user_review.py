@@ -508,3 +508,8 @@ def test_a_long_history_is_stored_compactly(tmp_path):
     assert mlp.io.read_metadata(path)["format_version"] == 2
     mlp.save(mlp.Network.from_sizes([2, 1], seed=0), tmp_path / "short.safetensors")
     assert mlp.io.read_metadata(tmp_path / "short.safetensors")["format_version"] == 1   # old readers
+
+
+def test_a_network_too_large_for_memory_is_refused_before_allocating():
+    with pytest.raises(ValueError, match=r"sizes \[2, 1000000000, 1\] \(4,000,000,001 parameters\)"):
+        mlp.Network.from_sizes([2, 10**9, 1])

@@ -22,6 +22,7 @@ import numpy as np
 from . import _fast
 from . import init as _init
 from . import losses as _losses
+from ._safetensors import check_memory
 from ._validation import assign, check_sample_weight, check_X, check_y
 from .activations import Identity, Sigmoid, Softmax
 from .layers import Dense
@@ -141,6 +142,10 @@ class Network:
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least an input and an output width, got {sizes}")
+        if all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in sizes):
+            n_params = sum((int(a) + 1) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+            # each layer's own W and b, the flat params and grads: ~4 copies before training
+            check_memory(4 * n_params * 8, f"a network of sizes {sizes} ({n_params:,} parameters)")
         rng = _init.rng_from(seed)
         layers = [Dense(n_in, n_out, hidden if i < len(sizes) - 2 else output,
                         init=init, seed=rng, dtype=dtype)
