@@ -59,3 +59,30 @@ def test_an_unregistered_name_is_a_usage_error(capsys):
         with pytest.raises(SystemExit) as info:
             main(["train", "xor", flag, "cube" if flag == "--activation" else "slow_sgd"])
         assert info.value.code == 2
+
+
+def test_a_fit_option_offered_to_the_cli_is_one_row_of_OPTIONS(tmp_path, monkeypatch):
+    """Adding a fit option that mlp train offers: its row in OPTIONS (default, check, doc, cli=,
+    resume=), the code that uses it, a test — no CLI edit. Shown with l1, which fit has but the
+    CLI does not offer: given a cli row here, it becomes --l1, is stored, and a resume keeps it."""
+    import dataclasses
+
+    from mlp.training import options
+    row = dataclasses.replace(options.OPTIONS["l1"], resume=True,
+                              cli={"type": float, "metavar": "L1", "help": "L1 penalty"})
+    monkeypatch.setitem(options.OPTIONS, "l1", row)
+    assert "--l1 L1" in _train_help()
+    ckpt = str(tmp_path / "m.ckpt.safetensors")
+    args = ["train", "xor", "--hidden", "4", "--seed", "0", "-q", "--checkpoint", ckpt]
+    assert main([*args, "--l1", "0.01", "--epochs", "2", "--out", str(tmp_path / "a.safetensors")]) == 0
+    assert mlp.load(tmp_path / "a.safetensors").metadata["l1"] == 0.01
+    seen = {}
+    real_fit = mlp.Network.fit
+
+    def spy(self, X, y, **kwargs):
+        seen.update(kwargs)
+        return real_fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(mlp.Network, "fit", spy)
+    assert main([*args, "--epochs", "4", "--resume", ckpt, "--out", str(tmp_path / "b.safetensors")]) == 0
+    assert seen["l1"] == 0.01 and mlp.load(tmp_path / "b.safetensors").metadata["l1"] == 0.01

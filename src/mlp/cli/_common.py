@@ -17,13 +17,16 @@ import numpy as np
 from .. import io
 from .._safetensors import check_writable_file
 from ..data import align_classes, load_data
+from ..training.options import OPTIONS, loss_for
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
-# What `mlp train` writes into a model's metadata (`mlp info` shows the others as they are).
+# What `mlp train` writes into a model's metadata (`mlp info` shows the others as they are): its
+# own keys and every fit option a resumed run keeps (mlp.training.options.OPTIONS).
 KNOWN_META = {"task", "loss", "data", "target", "feature_names", "n_examples", "n_train", "n_validation",
-              "optimizer", "lr", "batch_size", "seed", "validation_split", "scaled", "early_stopping",
-              "epochs", "seconds", "trained_at", "command", "final"}
+              "optimizer", "batch_size", "seed", "validation_split", "scaled", "early_stopping",
+              "epochs", "seconds", "trained_at", "command", "final",
+              *(name for name, option in OPTIONS.items() if option.resume)}
 
 
 class CLIError(Exception):
@@ -228,12 +231,12 @@ def load_model(path: str, *, checkpoint: bool = False, data: str | None = None):
 
 
 def model_loss(net) -> str:
+    """The loss a model was trained with (its metadata's), else fit's rule for its output
+    (``mlp.training.options.loss_for``; a model without classes is a regression: mse)."""
     loss = (net.metadata or {}).get("loss")
     if isinstance(loss, str):
         return loss
-    out_name = net.layers[-1].activation.name
-    return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(out_name, "mse") \
-        if net.classes_ is not None else "mse"
+    return loss_for(net.layers[-1].activation) if net.classes_ is not None else "mse"
 
 
 def targets_for(loss: str, y, n_out: int, dtype):

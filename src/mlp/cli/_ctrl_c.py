@@ -14,41 +14,33 @@ import threading
 from .. import io
 from ..callbacks import Callback
 from ..history import TrainState
+from ..training.interrupt import CtrlC
 from ._common import CLIError, note
 
 
-class StopOnSignal:
-    """Ctrl-C during ``mlp train``: the first stops after the current epoch (an exact checkpoint);
-    a second one interrupts the epoch, and the checkpoint is then the last completed epoch's
-    (kept in memory by ``callback``), so it too resumes exactly. Once training is over, further
-    presses only say that the files are being written: a run is never lost to an impatient hand."""
+class StopOnSignal(CtrlC):
+    """Ctrl-C during ``mlp train``, on training's one guard (``mlp.training.interrupt.CtrlC``,
+    installed in place of any handler): the first press stops after the current epoch (an exact
+    checkpoint); a second one interrupts the epoch, and the checkpoint is then the last completed
+    epoch's (kept in memory by ``callback``), so it too resumes exactly. Once training is over,
+    further presses only say that the files are being written: a run is never lost to an
+    impatient hand."""
 
     def __init__(self):
-        self.requested = 0
+        super().__init__("\nmlp: Ctrl-C: stopping after this epoch (press Ctrl-C again to stop now; "
+                         "the checkpoint is then the last completed epoch)", only_default=False)
         self.armed = False          # True while fit runs: only then does a second press interrupt
         self.cut = False            # a second press interrupted an epoch (fit may swallow it)
-        self._previous = None
 
-    def _handler(self, signum, frame):
+    def _handle(self, signum, frame):
         self.requested += 1
         if self.requested == 1:
-            note("\nmlp: Ctrl-C: stopping after this epoch (press Ctrl-C again to stop now; the "
-                 "checkpoint is then the last completed epoch)")
+            note(self.message)
         elif self.armed:
             self.armed, self.cut = False, True
             raise KeyboardInterrupt
         else:
             note("mlp: Ctrl-C: saving, one moment")
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():   # signals reach the main thread only
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
 
     def callback(self, message: str | None = None):
         """A callback that prints ``message`` once fit has accepted its arguments (so that an

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import activations, datasets, losses
+from .. import activations, losses
 from .. import init as _init
 from .. import optimizers as _optimizers
 from ..callbacks import Checkpoint
 from ..data import load_data
 from ..network import Network
+from ..training.data import validation_rows
+from ..training.options import OPTIONS, loss_for
 from ._checks import check_values, data_warnings, fit_scaler, target_line
 from ._common import (
     EXIT_INTERRUPTED,
@@ -36,12 +38,10 @@ from ._common import (
     fraction,
     load_model,
     model_loss,
-    nonneg_float,
     note,
     out,
     parse_batch,
     parse_hidden,
-    positive_float,
     positive_int,
     resume_command,
     seed,
@@ -69,20 +69,13 @@ def add_parser(sub) -> None:
                         "for regression)")
     p.add_argument("--loss", choices=losses.names(), metavar="NAME",
                    help=f"{', '.join(losses.names())} (default: from the task)")
-    p.add_argument("--optimizer", metavar="NAME", choices=_optimizers.names(),
-                   help=f"{', '.join(_optimizers.names())} (default adam)")
-    p.add_argument("--lr", type=positive_float, metavar="RATE", help="learning rate (default: fit's)")
-    p.add_argument("--epochs", type=positive_int, metavar="N",
-                   help="total epochs (default: fit's); with --resume, training continues up to N")
+    _fit_flags(p)
     p.add_argument("--batch-size", type=parse_batch, metavar="N",
                    help="examples per step, or 'full' for full-batch gradient descent (default: fit's)")
     p.add_argument("--validation-split", type=fraction, metavar="F",
                    help="fraction held out for validation (default 0, or 0.1 with --early-stopping)")
     p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None,
                    help="stop when val_loss stops improving (with --resume: as the checkpoint's run)")
-    p.add_argument("--patience", type=positive_int, metavar="N",
-                   help="epochs without improvement to wait (default 10; with --resume: the checkpoint's)")
-    p.add_argument("--weight-decay", type=nonneg_float, metavar="L2", help="L2 penalty")
     p.add_argument("--init", default="he", metavar="NAME", choices=_init.INITIALIZERS.names(),
                    help=f"weight initialiser: {', '.join(_init.INITIALIZERS.names())} (default he)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -104,22 +97,72 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+# --------------------------------------------------------------------------- fit's options
+
+#: The registry whose names are the choices of a fit option's flag (its help's "{names}").
+_CHOICES = {"optimizer": _optimizers.names}
+
+
+def _flag_type(parse):
+    """``parse`` with its ValueError reported by argparse as "argument --flag: …" (exit 2)."""
+    def typed(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    typed.__name__ = getattr(parse, "__name__", "value")
+    return typed
+
+
+def _fit_flags(p) -> None:
+    """One flag per option of ``fit`` that ``mlp.training.options.OPTIONS`` offers to the CLI
+    (its ``cli`` row: type, metavar, help): a new option there is a new flag here."""
+    for option in OPTIONS.values():
+        if option.cli is None:
+            continue
+        kwargs = dict(option.cli)
+        names = _CHOICES.get(option.name)
+        if names is not None:
+            kwargs["choices"] = names()
+            kwargs["help"] = kwargs.get("help", "{names}").format(names=", ".join(names()))
+        if "type" in kwargs:
+            kwargs["type"] = _flag_type(kwargs["type"])
+        p.add_argument(option.flag, dest=option.name, default=None, **kwargs)
+
+
+def resumed_options() -> list:
+    """The fit options the CLI offers whose value a resumed run keeps: stored in the model's
+    metadata, taken from it when ``--resume`` leaves them out (``Option.resume``)."""
+    return [o.name for o in OPTIONS.values() if o.cli is not None and o.resume and o.name != "optimizer"]
+
+
+def _plain_options() -> list:
+    """The fit options the CLI offers that a resumed run does not keep (epochs is its own)."""
+    return [o.name for o in OPTIONS.values()
+            if o.cli is not None and not o.resume and o.name not in ("epochs", "optimizer")]
+
+
 # --------------------------------------------------------------------------- the output head
 
 
 def choose_head(task: str, n_classes: int, n_targets: int, loss: str | None, out_act: str | None):
-    """Loss, output activation and output width for the task (explicit choices win)."""
-    if loss is None:
-        if out_act == "softmax" and task == "classification":
-            loss = "cross_entropy"
-        elif task == "classification" and n_classes == 2 and out_act in (None, "sigmoid"):
-            loss = "binary_cross_entropy"
-        elif task == "classification" and out_act is None:
-            loss = "cross_entropy"
-        else:
-            loss = "mse"
+    """Loss, output activation and output width for the task (explicit choices win).
+
+    The output follows the task (identity for a regression, sigmoid for two classes, softmax
+    for more, or the one given); the loss follows the output by fit's rule
+    (``mlp.training.options.loss_for``), or is the one given.
+    """
     if out_act is None:
-        out_act = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(loss, "identity")
+        if loss is not None:
+            out_act = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(loss, "identity")
+        elif task == "classification":
+            out_act = "sigmoid" if n_classes == 2 else "softmax"
+        else:
+            out_act = "identity"
+    if loss is None:
+        loss = loss_for(out_act) if task == "classification" else "mse"
+        if loss == "binary_cross_entropy" and n_classes != 2:
+            loss = "mse"            # sigmoid outputs, one per class: squared error on one-hot rows
     if task == "regression":
         if loss != "mse":
             raise CLIError(f"--loss {loss} needs class labels, but the target is numeric "
@@ -220,8 +263,10 @@ def _new_run(r: _Run) -> None:
 
 
 def _split(r: _Run) -> None:
-    """Hold out ``r.split`` of the rows for validation: stratified by class where every class has
-    two examples and the held-out part can hold one of each, else at random (seeded by --seed)."""
+    """Hold out ``r.split`` of the rows for validation by fit's one rule
+    (``mlp.training.data.validation_rows``) with ``--seed``: shuffled, stratified by class where
+    every class has two examples and the held-out part can hold one of each. (``fit``'s own
+    ``validation_split`` has no seed there: it holds out the last rows, as Keras does.)"""
     data, net = r.data, r.net
     X = data.X              # raw: the network applies its scaler (set in _metadata) itself
     if data.task == "classification":
@@ -232,15 +277,11 @@ def _split(r: _Run) -> None:
         y = data.y
     labels = data.y if data.task == "classification" else None
     if r.split > 0:
-        n_val = int(np.ceil(r.split * data.n_examples))
-        if not 1 <= n_val < data.n_examples:
+        try:    # the one split rule; with a seed: shuffled, stratified where it can be
+            tr, val = validation_rows(data.n_examples, r.split, labels=labels, seed=r.seed)
+        except ValueError:
             raise CLIError(f"--validation-split {r.split} leaves no training or no validation example "
-                           f"out of {data.n_examples}")
-        n_classes = len(data.classes) if data.classes is not None else 0
-        stratify = labels is not None and np.bincount(labels).min() >= 2 and n_val >= n_classes
-        idx = np.arange(data.n_examples)
-        tr, val, _, _ = datasets.train_test_split(idx, labels if stratify else idx, test_size=n_val,
-                                                  seed=r.seed, stratify=bool(stratify))
+                           f"out of {data.n_examples}") from None
         lab = (labels[tr], labels[val]) if labels is not None else (None, None)
         r.parts = (X[tr], y[tr], X[val], y[val], *lab)
     else:
@@ -260,12 +301,11 @@ def _metadata(r: _Run) -> None:
         "feature_names": data.feature_names, "n_examples": data.n_examples,
         "n_train": int(X_tr.shape[0]), "n_validation": 0 if X_val is None else int(X_val.shape[0]),
         "optimizer": args.optimizer if args.optimizer else meta0.get("optimizer"),
-        "lr": args.lr if args.lr is not None else meta0.get("lr"),
         "batch_size": args.batch_size if args.batch_size is not None else meta0.get("batch_size"),
         "seed": r.seed, "validation_split": r.split, "scaled": r.scaler is not None,
         "early_stopping": r.early,
     }
-    for key in ("patience", "weight_decay"):          # kept so that --resume goes on with them
+    for key in resumed_options():                     # kept so that --resume goes on with them
         value = getattr(args, key) if getattr(args, key) is not None else meta0.get(key)
         if value is not None and (key != "patience" or r.early):
             metadata[key] = value
@@ -293,10 +333,13 @@ def _fit_kwargs(r: _Run) -> dict:
     if r.completed == 0:
         kwargs["seed"] = r.seed
     r.metadata["optimizer"] = getattr(kwargs["optimizer"], "name", kwargs["optimizer"])
-    for key in ("lr", "batch_size", "patience", "weight_decay"):
+    for key in ("batch_size", *resumed_options()):
         value = r.metadata.get(key)
         if value is not None:
             kwargs[key] = None if value == "full" else value
+    for key in _plain_options():
+        if getattr(r.args, key) is not None:
+            kwargs[key] = getattr(r.args, key)
     if r.remaining is not None:
         kwargs["epochs"] = max(r.remaining, 0)
     if r.parts[2] is not None:
