@@ -11,7 +11,8 @@ import mlp.cli
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlp"
 MODULES = sorted([*(SRC / "cli").glob("*.py"),
                   *(SRC / name for name in ("io.py", "_model_file.py", "_safetensors.py",
-                                            "_state_codec.py", "xor_story.py", "demo.py"))])
+                                            "_state_codec.py", "xor_story.py", "demo.py", "data.py",
+                                            "_targets.py"))])
 
 
 def _code_lines(node) -> int:

@@ -30,9 +30,9 @@ import numpy as np
 from . import activations as _activations
 from ._safetensors import check_path, write_safetensors
 from ._state_codec import encode_state
+from ._targets import class_key
 from ._validation import check_network
 from ._version import __version__
-from .data import class_key
 
 __all__ = ["FORMAT_VERSION", "compact_history", "n_classes_expected", "repeated_labels", "save",
            "scaler_arrays"]
