@@ -25,7 +25,7 @@ from ..callbacks import Checkpoint
 from ..data import load_data
 from ..network import Network
 from ..training.data import validation_rows
-from ..training.options import OPTIONS, loss_for
+from ..training.options import OPTIONS, cli_flags, loss_for, resumed
 from ._checks import check_values, data_warnings, fit_scaler, target_line
 from ._common import (
     EXIT_INTERRUPTED,
@@ -35,16 +35,13 @@ from ._common import (
     checkpoint_path,
     class_indices,
     fmt,
-    fraction,
     load_model,
     model_loss,
     note,
     out,
-    parse_batch,
     parse_hidden,
     positive_int,
     resume_command,
-    seed,
     targets_for,
 )
 from ._ctrl_c import StopOnSignal, completed_epoch, save_quietly
@@ -67,19 +64,10 @@ def add_parser(sub) -> None:
     p.add_argument("--output-activation", choices=activations.names(), metavar="NAME",
                    help="output activation (default: softmax for classes, sigmoid for two, identity "
                         "for regression)")
-    p.add_argument("--loss", choices=losses.names(), metavar="NAME",
-                   help=f"{', '.join(losses.names())} (default: from the task)")
     _fit_flags(p)
-    p.add_argument("--batch-size", type=parse_batch, metavar="N",
-                   help="examples per step, or 'full' for full-batch gradient descent (default: fit's)")
-    p.add_argument("--validation-split", type=fraction, metavar="F",
-                   help="fraction held out for validation (default 0, or 0.1 with --early-stopping)")
-    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None,
-                   help="stop when val_loss stops improving (with --resume: as the checkpoint's run)")
     p.add_argument("--init", default="he", metavar="NAME", choices=_init.INITIALIZERS.names(),
                    help=f"weight initialiser: {', '.join(_init.INITIALIZERS.names())} (default he)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--seed", type=seed, metavar="N", help="seed for initialisation, shuffling and the split")
     p.add_argument("--no-scale", action="store_true", help="do not standardise the inputs")
     p.add_argument("--out", default="model.safetensors", metavar="FILE",
                    help="model file to write (default model.safetensors)")
@@ -90,8 +78,6 @@ def add_parser(sub) -> None:
                    help="write the checkpoint every N epochs")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue training from a checkpoint (same DATA); bit-identical to not stopping")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print nothing on success (no progress, summary or warnings)")
     p.set_defaults(func=run)
@@ -99,47 +85,33 @@ def add_parser(sub) -> None:
 
 # --------------------------------------------------------------------------- fit's options
 
-#: The registry whose names are the choices of a fit option's flag (its help's "{names}").
-_CHOICES = {"optimizer": _optimizers.names}
+#: The registry whose names are the choices of a fit option's flag (an unknown name: exit 2).
+_CHOICES = {"optimizer": _optimizers.names, "loss": losses.names}
 
-
-def _flag_type(parse):
-    """``parse`` with its ValueError reported by argparse as "argument --flag: …" (exit 2)."""
-    def typed(text):
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    typed.__name__ = getattr(parse, "__name__", "value")
-    return typed
+#: Fit options the run sets up itself (a resume keeps them through its own rules).
+_OWN = ("loss", "optimizer", "batch_size", "validation_split", "early_stopping", "seed", "epochs",
+        "progress")
 
 
 def _fit_flags(p) -> None:
-    """One flag per option of ``fit`` that ``mlp.training.options.OPTIONS`` offers to the CLI
-    (its ``cli`` row: type, metavar, help): a new option there is a new flag here."""
-    for option in OPTIONS.values():
-        if option.cli is None:
-            continue
-        kwargs = dict(option.cli)
-        names = _CHOICES.get(option.name)
-        if names is not None:
-            kwargs["choices"] = names()
-            kwargs["help"] = kwargs.get("help", "{names}").format(names=", ".join(names()))
-        if "type" in kwargs:
-            kwargs["type"] = _flag_type(kwargs["type"])
-        p.add_argument(option.flag, dest=option.name, default=None, **kwargs)
+    """One flag per option of ``fit`` that ``mlp.training.options`` offers to the CLI
+    (``cli_flags()``: type, metavar, help): a new option there is a new flag here."""
+    for name, flag, kwargs in cli_flags():
+        names = _CHOICES.get(name)
+        if names is not None and "choices" not in kwargs:
+            kwargs = {**kwargs, "choices": names()}
+        p.add_argument(flag, dest=name, **kwargs)
 
 
 def resumed_options() -> list:
     """The fit options the CLI offers whose value a resumed run keeps: stored in the model's
     metadata, taken from it when ``--resume`` leaves them out (``Option.resume``)."""
-    return [o.name for o in OPTIONS.values() if o.cli is not None and o.resume and o.name != "optimizer"]
+    return [n for n in resumed() if n not in _OWN and OPTIONS[n].cli is not None]
 
 
 def _plain_options() -> list:
-    """The fit options the CLI offers that a resumed run does not keep (epochs is its own)."""
-    return [o.name for o in OPTIONS.values()
-            if o.cli is not None and not o.resume and o.name not in ("epochs", "optimizer")]
+    """The fit options the CLI offers that a resumed run does not keep (passed as given)."""
+    return [n for n, _, _ in cli_flags() if n not in _OWN and not OPTIONS[n].resume]
 
 
 # --------------------------------------------------------------------------- the output head
