@@ -28,9 +28,11 @@ import numpy as np
 
 from .. import _fast
 from .. import losses as _losses
+from .. import sources as _sources
 from .._validation import check_number, check_sample_weight, check_X, check_y, is_number
 from ..datasets import train_test_split
 from ..errors import TrainingWarning
+from ..torch_engine import shard_bounds
 from .options import resolve_loss
 
 __all__ = ["Batch", "Batches", "Prepared", "class_labels", "class_weights", "prepare",
@@ -139,7 +141,8 @@ def prepare(net, X, y, opts) -> Prepared:
     """Check the data once, before training; split off validation data (``validation_rows``)."""
     loss = resolve_loss(opts.loss, net.layers[-1].activation)
     loss.check_output(net.layers[-1].activation)
-    X2, _ = check_X(X, net.n_in, net.dtype)
+    X2 = (_sources.check_rows(X, net.n_in, net.dtype) if _sources.is_lazy(X)     # memory map: not whole
+          else check_X(X, net.n_in, net.dtype)[0])
     n = X2.shape[0]
     y2 = check_targets(net, y, n, loss)
     sw = check_sample_weight(opts.sample_weight, n, net.dtype)
@@ -153,13 +156,19 @@ def prepare(net, X, y, opts) -> Prepared:
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight)")
-        Xv, _ = check_X(validation_data[0], net.n_in, net.dtype, what="X_val")
+        Xv = validation_data[0]
+        Xv = (_sources.check_rows(Xv, net.n_in, net.dtype, what="X_val") if _sources.is_lazy(Xv)
+              else check_X(Xv, net.n_in, net.dtype, what="X_val")[0])
         yv = check_targets(net, validation_data[1], Xv.shape[0], loss, what="y_val")
         if len(validation_data) == 3:
             swv = check_sample_weight(validation_data[2], Xv.shape[0], net.dtype)
     elif split:
         train, val = validation_rows(n, split)
-        Xv, yv, X2, y2 = X2[val], y2[val], X2[train], y2[train]
+        if isinstance(X2, _sources.MappedRows):       # views of the memory map, nothing read
+            Xv, X2 = X2.subset(val.start, val.stop), X2.subset(train.start, train.stop)
+        else:
+            Xv, X2 = X2[val], X2[train]
+        yv, y2 = y2[val], y2[train]
         if sw is not None:
             swv, sw = sw[val], sw[train]
         if labels is not None:
@@ -183,8 +192,12 @@ def _format_scale(x: float) -> str:
 
 def check_input_scale(X) -> None:
     """Warn when the features are far from order 1 (TrainingWarning)."""
-    # X.std(axis=0).max() without a temporary the size of the data set (_fast.py)
-    std = _fast.max_feature_std(X) if X.shape[0] > 1 else 0.0
+    # X.std(axis=0).max() without a temporary the size of the data set (_fast.py); memory maps
+    # in one streaming pass (mlp.sources)
+    if isinstance(X, _sources.MappedRows):
+        std = X.max_feature_std()
+    else:
+        std = _fast.max_feature_std(X) if X.shape[0] > 1 else 0.0
     if std > 100 or 0 < std < 1e-2:
         warnings.warn(f"inputs have standard deviation {_format_scale(std)}: scale them (e.g. "
                       "mlp.data.StandardScaler, or divide by the largest value) so that each "
@@ -204,8 +217,14 @@ class Batch(NamedTuple):
 class Batches:
     """The batches of in-memory arrays (see the module docstring for the interface).
 
-    The gather ``X[order[b·bs:(b+1)·bs]]`` copies one batch, never the data set.
+    The gather ``X[order[b·bs:(b+1)·bs]]`` copies one batch, never the data set; for a
+    memory map (``mlp.sources.MappedRows``) it reads only those rows from the file.
+    With ``part = (rank, world)`` (a process of ``mlp.distributed``) X holds only the
+    rank's rows of each batch (``mlp.torch_engine.shard_bounds``); y, the weights and the
+    labels stay the whole batch's.
     """
+
+    part = None
 
     def __init__(self, X, y, sample_weight=None, labels=None, *, batch_size: int, shuffle: bool = True):
         self.X, self.y, self.sample_weight, self.labels = X, y, sample_weight, labels
@@ -233,5 +252,10 @@ class Batches:
         for b in range(self.n_batches):
             sl = slice(b * bs, (b + 1) * bs) if order is None else order[b * bs:(b + 1) * bs]
             yb = y[sl]
-            yield Batch(b + 1, X[sl], yb, None if sw is None else sw[sl],
+            xs = sl
+            if self.part is not None:
+                rows = np.arange(self.n)[sl] if order is None else sl
+                lo, hi = shard_bounds(len(rows), *self.part)
+                xs = rows[lo:hi]
+            yield Batch(b + 1, X[xs], yb, None if sw is None else sw[sl],
                         yb if same else (None if labels is None else labels[sl]))

@@ -43,6 +43,7 @@ import sys
 import numpy as np
 
 from .. import losses as _losses
+from .. import sources as _sources
 from .._relu_care import ReluCare, relu_layers
 from ..callbacks import Callback, EarlyStopping
 from ..diagnostics import Monitor
@@ -102,7 +103,7 @@ class Meter(Hook):
         self.total, self.done, self.batches = 0.0, 0, 0
 
     def on_batch_end(self, run, batch, value):
-        nb = batch.X.shape[0]
+        nb = batch.y.shape[0]               # the whole batch's (a rank's X holds its part)
         self.total += value * nb if self.per_example else value
         self.done += nb
         self.batches += 1
@@ -126,7 +127,7 @@ class RunningAccuracy(Hook):
         out = run.step.output()
         pred = (out > 0.5)[:, 0] if self.binary else out.argmax(axis=1)
         self.correct += int(np.count_nonzero(pred == batch.labels))
-        self.done += batch.X.shape[0]
+        self.done += batch.labels.shape[0]
 
     def on_epoch_end(self, run):
         run.metrics["accuracy"] = self.correct / self.done
@@ -195,6 +196,12 @@ class Validation(Hook):
 
     def on_epoch_end(self, run):
         net, data, loss = run.net, run.data, run.data.loss
+        if isinstance(data.X_val, _sources.MappedRows):      # a memory map: in chunks
+            run.val_loss, acc = _sources.evaluate(net, loss, data.X_val, data.y_val,
+                                                  data.sample_weight_val, data.labels_val)
+            if acc is not None:
+                run.metrics["val_accuracy"] = acc
+            return
         y_hat = net.forward(data.X_val)
         if loss.fused:
             value, _ = loss.value_and_delta(net.layers[-1].z, data.y_val, data.sample_weight_val)

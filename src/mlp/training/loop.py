@@ -201,6 +201,7 @@ def fit(net, X, y, **options) -> History:
     run = _start(net, opts, data)
     hooks = _hooks.build(run)
     run.step = make_step(net, run.opt, data.loss, opts, run.state, run.guard.nonfinite)
+    run.batches.part = getattr(run.step, "part", None)     # a rank of mlp.distributed: its rows
     for h in _hooks.overriding(hooks, "on_train_begin"):
         h.on_train_begin(run)
     try:
@@ -237,6 +238,9 @@ fit.__doc__ = """Train the network on (X, y) by mini-batch gradient descent; ret
     Parameters
     ----------
     X : ndarray of shape (n, n_in)
+        Or a memory map (``np.load(path, mmap_mode="r")``, ``mlp.sources``): checked in one
+        streaming pass, then read batch by batch, never whole, with the same shuffle as in memory
+        (so the same parameters).
     y : ndarray of shape (n, n_out), (n,) for one output, or class labels (n,) for cross-entropy
 {parameters}
 

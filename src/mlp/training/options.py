@@ -217,6 +217,22 @@ def _opt(name, default, doc, check=None, resume=False, cli=None) -> tuple[str, O
     return name, Option(name, default, doc.strip("\n"), check, resume, cli)
 
 
+def _engine(value, opts):
+    if not isinstance(value, str):
+        raise TypeError(f"engine must be a name such as 'numpy' or 'torch', got {type(value).__name__}")
+    return value
+
+
+def _device(value, opts):
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {type(value).__name__}")
+    if opts.engine == "numpy" and value != "cpu":
+        raise ValueError(f"device={value!r} needs engine='torch' (the NumPy engine runs on the CPU)")
+    return value
+
+
 OPTIONS: dict[str, Option] = dict([
     _opt("loss", "auto", """
 loss : str or Loss, default "auto"
@@ -335,7 +351,12 @@ relu_care : bool, default True
     _opt("engine", "numpy", """
 engine : str, default "numpy"
     Who runs the steps: a name from ``mlp.training.steps.ENGINES`` (the
-    step factory); "numpy" is this package's own."""),
+    step factory); "numpy" is this package's own, "torch" runs each step with
+    PyTorch on ``device`` (``mlp.torch_engine``: same formulas, same batches and
+    order, the same History; needs ``pip install 'mlp[torch]'``).""", _engine),
+    _opt("device", None, """
+device : str, optional
+    With engine="torch": "cpu" (default), "cuda", "cuda:N" or "mps".""", _device),
 ])
 
 #: The order in which ``FitOptions.check`` validates (the data come first, in ``data.prepare``).

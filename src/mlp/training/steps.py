@@ -45,6 +45,7 @@ import numpy as np
 
 from .. import _fast
 from .. import optimizers as _optimizers
+from .. import torch_engine as _torch_engine
 from .._registry import Registry
 
 __all__ = ["ENGINES", "DropoutStep", "FusedSGDStep", "Penalty", "PlainStep", "Step", "make_step",
@@ -236,6 +237,7 @@ def numpy_step(net, optimizer, loss, opts, state, on_nonfinite) -> Step:
 
 ENGINES = Registry("engine")
 ENGINES.register("numpy", numpy_step)
+ENGINES.register("torch", _torch_engine.torch_step)
 
 
 def make_step(net, optimizer, loss, opts, state, on_nonfinite) -> Step:

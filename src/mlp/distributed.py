@@ -1,0 +1,268 @@
+"""``mlp.distributed.fit``: the same ``fit`` on several processes and machines (torch.distributed).
+
+This module owns launching data-parallel training: it spawns one worker process per
+rank, joins them into a ``torch.distributed`` process group (gloo on CPUs, nccl on
+GPUs), and runs mlp's own ``fit`` in each with ``engine="torch"``, where the step is
+wrapped in ``DistributedDataParallel``. It does not own the step (``mlp.torch_engine``)
+or the loop (``mlp.training``).
+
+What each rank does, per global batch of B rows (the same seeded permutation on every
+rank, as a single process draws it): rank r of W reads only rows
+``[r·B/W, (r+1)·B/W)`` of the batch, computes its share of the global batch's loss
+(sum over its rows ÷ the global batch's denominator), the gradients are summed
+across ranks (DDP's all-reduce), and every rank takes the same ``torch.optim`` step.
+So W processes give the parameters of one process with the same global batch, order
+and seed (to float rounding: 1e-5 in float32, tests/test_distributed.py). The loss,
+accuracy and History are the global batch's on every rank; validation, schedules,
+early stopping and ReLU care run identically on every rank. Global rank 0 alone shows
+the progress bar and runs ``Checkpoint`` callbacks (files are written once); each
+launcher gets the trained network back.
+
+A worker that dies (killed, out of memory) stops the others; the launcher raises
+:class:`WorkerFailed` with one line and the network is left as it was. Bad input is
+refused before any process starts. A machine other than the master that cannot reach
+``master_addr:master_port`` within ``timeout`` seconds gets one clear error.
+
+PyTorch is imported inside the functions that use it: ``import mlp`` needs NumPy alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from datetime import timedelta
+
+import numpy as np
+
+from . import sources as _sources
+from . import torch_engine as _engine
+from .callbacks import Checkpoint
+from .torch_engine import shard_bounds
+
+__all__ = ["WorkerFailed", "fit", "shard_bounds"]
+
+#: Seconds a process waits for the others (joining the group, every collective).
+DEFAULT_TIMEOUT = 60.0
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process of ``mlp.distributed.fit`` died; the network was not changed."""
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_master(addr: str, port: int, timeout: float) -> None:
+    """Return once ``addr:port`` accepts a TCP connection; ValueError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ValueError(f"cannot reach the master at {addr}:{port} within {timeout:g} s ({last}); "
+                             "is the node with --node-rank 0 running, and are --master-addr and "
+                             "--master-port right?")
+        try:
+            with socket.create_connection((addr, port), timeout=min(left, 2.0)):
+                return
+        except OSError as exc:
+            last = exc.strerror or type(exc).__name__
+            time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
+
+
+def _portable(a, name):
+    """Data a spawned worker can receive: memory maps travel as file names, not copies."""
+    if isinstance(a, np.memmap):
+        return _sources.as_rows(a, name)
+    return a
+
+
+class _Config:
+    """What every worker needs (pickled once per worker)."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _worker(local_rank: int, cfg: _Config) -> None:
+    import torch
+    import torch.distributed as dist
+
+    rank = cfg.node_rank * cfg.nproc + local_rank
+    world = cfg.nnodes * cfg.nproc
+    torch.set_num_threads(cfg.threads)
+    code = 1
+    try:
+        try:
+            dist.init_process_group(cfg.backend, init_method=f"tcp://{cfg.master_addr}:{cfg.master_port}",
+                                    rank=rank, world_size=world, timeout=timedelta(seconds=cfg.timeout))
+        except Exception as exc:             # noqa: BLE001 - one line for the launcher
+            raise ValueError(f"rank {rank} could not join the process group at "
+                             f"{cfg.master_addr}:{cfg.master_port}: {exc}") from None
+        net, options = cfg.net, dict(cfg.options)
+        options["engine"] = "torch"
+        device = cfg.device
+        if device.startswith("cuda") and ":" not in device:
+            device = f"cuda:{local_rank}"
+        options["device"] = device
+        if rank != 0:
+            options["progress"] = False
+            options["callbacks"] = [cb for cb in options.get("callbacks", ()) or ()
+                                    if not isinstance(cb, Checkpoint)
+                                    and not getattr(cb, "rank0_only", False)]
+        signal.signal(signal.SIGINT, _engine.request_stop)   # Ctrl-C: all ranks stop after one batch
+        history = net.fit(cfg.X, cfg.y, **options)
+        if local_rank == 0:
+            with open(os.path.join(cfg.workdir, f"result-{cfg.node_rank}.pkl"), "wb") as f:
+                pickle.dump({"params": net.params, "train_state": net.train_state, "history": history}, f)
+        code = 0
+    except BaseException as exc:             # noqa: BLE001 - passed on to the launcher
+        _report(cfg, rank, exc)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)          # at once: an interpreter with torch loaded takes seconds to wind down
+
+
+def _join(context) -> None:
+    """Wait for the workers; a Ctrl-C here waits on: the workers got it too and stop after one batch,
+    every rank after the same one (a second Ctrl-C interrupts at once)."""
+    interrupted = False
+    while True:
+        try:
+            if context.join():
+                return
+        except KeyboardInterrupt:
+            if interrupted:
+                raise
+            interrupted = True
+
+
+def _report(cfg, rank, exc) -> None:
+    try:
+        with open(os.path.join(cfg.workdir, f"error-{rank}.pkl"), "wb") as f:
+            pickle.dump(exc, f)
+    except Exception:                        # noqa: BLE001 - an unpicklable error: its text
+        with open(os.path.join(cfg.workdir, f"error-{rank}.pkl"), "wb") as f:
+            pickle.dump(RuntimeError(f"{type(exc).__name__}: {exc}"), f)
+
+
+def _first_error(workdir):
+    found = sorted(p for p in os.listdir(workdir) if p.startswith("error-"))
+    if not found:
+        return None
+    with open(os.path.join(workdir, found[0]), "rb") as f:
+        return pickle.load(f)
+
+
+def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, master_addr: str = "127.0.0.1",
+        master_port: int | None = None, device: str = "cpu", backend: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT, threads: int | None = None, **options):
+    """Train ``net`` on (X, y) with ``nproc`` processes on this machine (× ``nnodes`` machines).
+
+    Every option of ``Network.fit`` is taken (``engine`` is "torch"); the global batch is
+    ``batch_size``, split between the ranks, so the result equals ``net.fit(X, y,
+    engine="torch", **options)`` in one process to float rounding.
+
+    Parameters
+    ----------
+    net : Network
+        Trained in place, as by ``net.fit`` (its ``train_state`` continues: a resumed run
+        goes on exactly).
+    X, y : arrays or memory maps (``np.load(..., mmap_mode="r")``, ``mlp.sources``)
+        Memory maps are passed to the workers by file name, not copied.
+    nproc : int, default 2
+        Worker processes on this machine (``--nproc-per-node``).
+    nnodes, node_rank, master_addr, master_port
+        torchrun's conventions for several machines: run the same call on each
+        machine with its ``node_rank`` (0 … nnodes − 1); ``master_addr:master_port``
+        is the node-rank-0 machine. ``master_port`` None: a free port (one machine only).
+    device : str, default "cpu"
+        "cpu" (backend gloo) or "cuda" (each process its own GPU, backend nccl).
+    timeout : float, default 60
+        Seconds to wait for the other processes (to join, and at every all-reduce).
+    threads : int, optional
+        Torch threads per worker; default the CPUs divided by ``nproc``.
+
+    Returns
+    -------
+    History
+        ``stop_reason`` "interrupted" after a Ctrl-C (every worker stops after the same batch).
+
+    Raises
+    ------
+    WorkerFailed
+        A worker died; ``net`` is unchanged.
+    """
+    _engine.require_torch()
+    nproc = _check_int("nproc", nproc, 1)
+    nnodes = _check_int("nnodes", nnodes, 1)
+    node_rank = _check_int("node_rank", node_rank, 0)
+    if node_rank >= nnodes:
+        raise ValueError(f"node_rank must be in 0 … nnodes − 1 = {nnodes - 1}, got {node_rank}")
+    if not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+            and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if "engine" in options and options["engine"] != "torch":
+        raise ValueError(f"mlp.distributed.fit trains with engine='torch', got engine={options['engine']!r}")
+    options.pop("engine", None)
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device must be 'cpu' or 'cuda' for distributed training, got {device!r}")
+    backend = backend or ("nccl" if device.startswith("cuda") else "gloo")
+    if master_port is None:
+        if nnodes > 1:
+            raise ValueError("several machines need --master-port (the same on every machine)")
+        master_port = _free_port()
+    master_port = _check_int("master_port", master_port, 1)
+    if node_rank > 0:
+        wait_for_master(master_addr, master_port, timeout)
+    threads = threads or max(1, (os.cpu_count() or 1) // nproc)
+    import torch.multiprocessing as tmp
+
+    # torch logs "Terminating process … via signal SIGTERM" when a worker dies: WorkerFailed says it
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
+    workdir = tempfile.mkdtemp(prefix="mlp-distributed-")
+    cfg = _Config(net=net, X=_portable(X, "X"), y=_portable(y, "y"), options=options, nproc=nproc,
+                  nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port,
+                  device=device, backend=backend, timeout=float(timeout), threads=threads, workdir=workdir)
+    try:
+        try:
+            _join(tmp.start_processes(_worker, args=(cfg,), nprocs=nproc, join=False, start_method="spawn"))
+        except tmp.ProcessExitedException as exc:
+            error = _first_error(workdir)
+            if error is not None:
+                raise error from None
+            how = (f"killed by signal {exc.signal_name}" if getattr(exc, "signal_name", None)
+                   else f"exit code {exc.exit_code}")
+            raise WorkerFailed(f"worker {exc.error_index} of {nproc} died ({how}); training stopped and "
+                               "the network is unchanged") from None
+        except tmp.ProcessRaisedException as exc:        # pragma: no cover - _worker reports instead
+            raise WorkerFailed(f"a worker failed: {str(exc).strip().splitlines()[-1]}") from None
+        path = os.path.join(workdir, f"result-{node_rank}.pkl")
+        with open(path, "rb") as f:
+            result = pickle.load(f)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    net.params = result["params"]
+    net.train_state = result["train_state"]
+    net.history = result["train_state"].history
+    return net.history
