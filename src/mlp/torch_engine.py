@@ -401,6 +401,8 @@ class EngineStep:
     of the global batch (``part``) and the targets of the whole batch.
     """
 
+    syncs = True                   # the weights live on the device: sync() copies them back
+
     def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
         rank, world = process_group()
         self.part = (rank, world) if world > 1 else None
@@ -480,7 +482,8 @@ class EngineStep:
         self.net.layers[-1].h = hs[-1]
 
     def end_epoch(self) -> None:
-        """Nothing to repair: the loop syncs after it."""
+        """After the epoch's last batch: net.params, net.grads and the caches current."""
+        self.sync()
 
 
 def torch_step(net, optimizer, loss, opts, state, on_nonfinite) -> EngineStep:
