@@ -50,6 +50,7 @@ import warnings
 import numpy as np
 
 from . import activations as _act
+from ._safetensors import check_writable_file
 from ._validation import is_number
 from .io import load
 from .layers import Dense
@@ -74,7 +75,9 @@ _SUPPORTED = (_act.Identity, _act.ReLU, _act.LeakyReLU, _act.Sigmoid, _act.Tanh,
 
 
 def _check_folder(path: str) -> None:
-    """Raise ``FileNotFoundError`` naming the folder of ``path`` when it does not exist.
+    """Raise ``FileNotFoundError`` naming the folder of ``path`` when it does not exist, and
+    ``OSError`` when ``path`` is a device, a FIFO or a socket (or a link to one), which the
+    rename below would replace (as ``mlp.save`` refuses them).
 
     Checked before writing ``path`` through a temporary file beside it, so that the error
     names the folder the caller gave, not the temporary file (as ``mlp.save`` does).
@@ -83,6 +86,7 @@ def _check_folder(path: str) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(2, "the folder does not exist" if not os.path.exists(folder)
                                 else "the parent is not a folder", folder)
+    check_writable_file(path)
 
 
 def _check_network(net) -> None:

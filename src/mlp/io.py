@@ -40,10 +40,12 @@ from ._safetensors import (
     bad_file as _bad,
 )
 from ._state_codec import decode_state
+from ._validation import check_number
 from .data import StandardScaler
 from .history import History, TrainState
 from .layers import Dense
 from .network import Network
+from .training.options import OPTIONS
 
 __all__ = [
     "FORMAT_VERSION", "MAX_HEADER_BYTES", "atomic_write", "load", "load_checkpoint",
@@ -318,15 +320,17 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 def _check_hyperparameters(state) -> None:
-    """The checks a fresh ``fit`` makes: counters are whole numbers >= 0, and the optimiser's
-    hyper-parameters pass its own constructor (lr > 0 finite, betas a pair, …)."""
+    """The checks ``fit`` makes of these values, by the same code (no second copy): the
+    counters as fit's ``epochs`` (whole numbers >= 0, ``_validation.check_number``), ``lr0``
+    by the ``lr`` option's own check (``mlp.training.options.OPTIONS``), the optimiser's
+    hyper-parameters by its own constructor (lr >= 0 and finite, betas a pair in [0, 1), …)."""
     for key in ("epoch", "step", "care_wait", "redraws", "revived"):
-        value = getattr(state, key)
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{key} must be a whole number >= 0, got {value!r}")
-    if state.lr0 is not None and (isinstance(state.lr0, bool) or not isinstance(state.lr0, (int, float))
-                                  or not math.isfinite(state.lr0) or state.lr0 < 0):
-        raise ValueError(f"lr0 must be a finite number >= 0, got {state.lr0!r}")
+        check_number(key, getattr(state, key), integer=True, low=0, expected="a whole number >= 0")
+    if state.lr0 is not None:
+        try:
+            OPTIONS["lr"].check(state.lr0, None)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"lr0 (the run's first learning rate): {_one_line(exc)}") from None
     opt = state.optimizer
     if opt is not None:
         try:
