@@ -31,14 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _memory
+
 try:                        # POSIX: a writer's lock on its temporary file (atomic_write)
     import fcntl
 except ImportError:         # pragma: no cover - Windows
     fcntl = None
-try:                        # POSIX: the address-space limit (`ulimit -v`)
-    import resource
-except ImportError:         # pragma: no cover - Windows
-    resource = None
 
 __all__ = ["MAX_HEADER_BYTES", "atomic_write", "available_memory", "bad_file", "check_memory", "check_path",
            "check_writable_file", "is_int", "parse_json",
@@ -154,23 +152,18 @@ def check_writable_file(path) -> None:
                   os.fspath(path))
 
 
-STALE_SECONDS = 600
-"""A temporary file of an earlier mlp, whose name holds no process id, is removed once this old."""
+STALE_SECONDS = 600   # an older mlp's temporary file (no pid in its name) is removed once this old
 
 
 def _temporary_name(name: str) -> re.Pattern:
-    """Exactly the names ``atomic_write`` gives its temporary files for ``name``:
-    ``.NAME.PID.XXXXXXXX.tmp`` (``tempfile.mkstemp``'s 8 characters), and ``.NAME.XXXXXXXX.tmp``
-    of mlp versions before the process id was added."""
+    """atomic_write's temporary names: ``.NAME.PID.XXXXXXXX.tmp``, older ``.NAME.XXXXXXXX.tmp``."""
     return re.compile(re.escape(f".{name}.") + r"(?:([0-9]{1,10})\.)?[a-z0-9_]{8}\.tmp")
 
 
 def _remove_stale_temporaries(path: Path, started: float) -> None:
-    """Remove the temporary files of earlier saves to ``path`` that were killed mid-write
-    (``kill -9``, a power cut): only regular files named as ``atomic_write`` names them
-    (``_temporary_name``), last written before this save ``started``, whose writer no longer
-    runs (its process id is gone and it holds no lock on the file) — or, for an earlier
-    mlp's name without a process id, over ``STALE_SECONDS`` old. Nothing else is touched."""
+    """Remove temporaries of saves to ``path`` killed mid-write: regular files of our exact names,
+    written before this save ``started``, whose writer's pid is gone and whose lock is free
+    (an older name without pid: over ``STALE_SECONDS`` old). Nothing else is touched."""
     folder = path.parent if str(path.parent) else Path(".")
     pattern = _temporary_name(path.name)
     try:
@@ -208,8 +201,7 @@ def _alive(pid: int) -> bool:
 
 
 def _lock(fd: int) -> None:
-    """Hold an exclusive lock on a temporary file while it is written (released when the writer
-    ends, however it ends): a writer in another PID namespace is seen as alive too."""
+    """Lock a temporary file while it is written (a writer in another PID namespace is alive)."""
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -315,7 +307,6 @@ def _encode_safetensors(tensors: dict, metadata: dict | None) -> bytes:
     return len(text).to_bytes(8, "little") + text + b"".join(chunks)
 
 
-
 def bad_file(path, problem: str) -> ValueError:
     return ValueError(f"{os.fspath(path)}: not a valid model file: {problem}")
 
@@ -334,10 +325,8 @@ def _reject_constant(name):
 
 
 def parse_json(text, path, what: str):
-    """``text`` as JSON, strictly (no duplicate keys, no NaN), or one ``ValueError`` naming
-    ``path`` and ``what``; refused before parsing when it holds more than
-    ``MAX_HEADER_CONTAINERS`` lists and objects (a metadata entry is JSON inside the header's
-    JSON, where ``\\u005b`` becomes ``[`` only after the first parse)."""
+    """``text`` as strict JSON, or one ``ValueError`` naming ``path``; at most
+    ``MAX_HEADER_CONTAINERS`` lists and objects (also in metadata, where ``\\u005b`` is ``[``)."""
     containers = text.count("[") + text.count("{")
     if containers > MAX_HEADER_CONTAINERS:
         raise bad_file(path, f"{what} holds {containers:,} JSON lists or objects, more than "
@@ -356,91 +345,11 @@ parsing 30 million empty lists of a hostile 99 MB header took 2.6 GB."""
 
 
 def available_memory() -> int:
-    """Bytes this process may still allocate: the least of the machine's available memory
-    (``MemAvailable`` in /proc/meminfo, else ``os.sysconf``), what its cgroup's limit leaves
-    (a container's ``memory.max`` less ``memory.current``; /proc/meminfo shows the host's) and
-    what ``ulimit -v``/``-d`` leaves (``RLIMIT_AS``/``RLIMIT_DATA`` less the address space
-    already mapped), where NumPy's allocation would fail with ``MemoryError``. A large number
-    where none of them can be read."""
-    known = [n for n in (_machine_available(), _cgroup_headroom(), _rlimit_headroom()) if n is not None]
+    """Bytes this process may still allocate: the least of MemAvailable, its cgroup's room and
+    its rlimits' room (``mlp._memory``); a large number where none can be read."""
+    known = [n for n in (_memory.machine_available(), _memory.cgroup_headroom(),
+                         _memory.rlimit_headroom()) if n is not None]
     return max(0, min(known)) if known else 2**62
-
-
-def _machine_available() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None     # "max": no limit
-
-
-def _cgroup_headroom() -> int | None:
-    """The memory limit of this process's cgroup (v2, else v1) less what the group uses."""
-    groups = ["/"]
-    try:
-        with open("/proc/self/cgroup") as f:
-            for line in f:
-                parts = line.rstrip("\n").split(":", 2)
-                if len(parts) == 3 and (parts[1] == "" or "memory" in parts[1].split(",")):
-                    groups.insert(0, parts[2])
-    except OSError:
-        return None
-    best = None
-    for group in groups:
-        for limit, usage in ((f"/sys/fs/cgroup{group}/memory.max", f"/sys/fs/cgroup{group}/memory.current"),
-                             (f"/sys/fs/cgroup/memory{group}/memory.limit_in_bytes",
-                              f"/sys/fs/cgroup/memory{group}/memory.usage_in_bytes")):
-            cap = _read_int(limit.replace("//", "/"))
-            if cap is None or cap >= 2**60:          # v1 writes "no limit" as a huge number
-                continue
-            room = cap - (_read_int(usage.replace("//", "/")) or 0)
-            best = room if best is None else min(best, room)
-    return best
-
-
-def _rlimit_headroom() -> int | None:
-    if resource is None:
-        return None
-    best = None
-    for name, field in (("RLIMIT_AS", "VmSize:"), ("RLIMIT_DATA", "VmData:")):
-        limit = getattr(resource, name, None)
-        if limit is None:
-            continue
-        try:
-            soft = resource.getrlimit(limit)[0]
-        except (OSError, ValueError):
-            continue
-        if soft == resource.RLIM_INFINITY or soft < 0:
-            continue
-        room = soft - (_proc_status_bytes(field) or 0)
-        best = room if best is None else min(best, room)
-    return best
-
-
-def _proc_status_bytes(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def check_memory(nbytes: int, what: str) -> None:
