@@ -163,12 +163,13 @@ def test_the_step_is_chosen_by_what_the_options_ask():
                                      mlp.CrossEntropy(), opts, None, None)).__name__
 
     assert step_for() == "PlainStep"
-    assert step_for(optimizer="sgd") == "FusedSGDStep"
+    assert step_for(optimizer="sgd", epochs=5) == "FusedSGDStep"
+    assert step_for(optimizer="sgd") == "PlainStep"        # epochs="auto": weight_decay 1e-3
     assert step_for(optimizer="sgd", weight_decay=1e-3) == "PlainStep"
     assert step_for(optimizer="momentum") == "PlainStep"
     assert step_for(dropout=0.5) == "DropoutStep"
     with mlp.fast_paths(False):
-        assert step_for(optimizer="sgd") == "PlainStep"
+        assert step_for(optimizer="sgd", epochs=5) == "PlainStep"
 
 
 def test_batches_serve_the_seeded_permutation_in_order():
