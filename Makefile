@@ -24,10 +24,17 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest
 
-bench: $(STAMP)
+# the benchmark's peers (JAX, optax: the bench extra) on top of .[all]; make test never installs them
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -e '.[all,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
-bench-quick: $(STAMP)
+bench-quick: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py --quick
 
 clean:

@@ -1,7 +1,7 @@
 """Peak memory of one training run, in a fresh process (called by benchmarks/run.py).
 
 ``python benchmarks/speed_rss.py FRAMEWORK N EPOCHS BATCH`` with FRAMEWORK ``mlp``
-or ``torch``: builds the same synthetic float32 data set as run.py (N × 784, 10
+``torch`` or ``jax``: builds the same synthetic float32 data set as run.py (N × 784, 10
 classes), trains the 784-256-128-10 ReLU/softmax network with SGD(lr=0.1), and
 prints one JSON line, in MiB: the resident set size before training (imports and
 data loaded), the peak during training (VmHWM, reset just before training) and the
@@ -15,7 +15,7 @@ import resource
 import sys
 
 import numpy as np
-from _common import torch_training
+from _common import jax_training, torch_training
 
 
 def rss_now_mib() -> float:
@@ -60,6 +60,9 @@ def main(framework: str, n: int, epochs: int, batch: int) -> None:
         from threadpoolctl import threadpool_info
         blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
         torch.set_num_threads(blas[0] if blas else 2)
+    elif framework == "jax":
+        import jax
+        jax.config.update("jax_platforms", "cpu")
     else:
         import mlp
     X, y = make_data(n)
@@ -71,6 +74,8 @@ def main(framework: str, n: int, epochs: int, batch: int) -> None:
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                               nn.Linear(128, 10))
         torch_training(model, torch.optim.SGD(model.parameters(), lr=0.1), X, y, batch, epochs)
+    elif framework == "jax":
+        jax_training(X, y, batch, epochs, "sgd")
     else:
         net = mlp.Network.from_sizes([784, 256, 128, 10], hidden="relu", output="softmax", seed=0)
         net.fit(X, y, loss="cross_entropy", optimizer=mlp.optimizers.SGD(lr=0.1), epochs=epochs,
