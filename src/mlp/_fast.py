@@ -64,11 +64,17 @@ import operator
 
 import numpy as np
 
+from . import _kernels
+from ._relu_care import CARE_TOL
 from .activations import Identity, ReLU, Sigmoid, Softmax, Tanh
 from .losses import CrossEntropy
 
 # Switched by ``fast_paths``; read by Network at each call.
 ENABLED = True
+
+# The compiled kernels (_kernels.py, numba) inside the fast path, where numba is installed;
+# False runs the fast path on NumPy calls alone (a test switch: the same numbers).
+COMPILED = True
 
 # Networks with at most this many parameters predict one example in Python floats.
 PYTHON_MAX_PARAMS = 64
@@ -131,6 +137,7 @@ class Workspace:
         self.ones_out = np.ones(layers[-1].n_out, dtype)          # Σₖ over the output units
         self.columns = np.arange(n, dtype=np.intp)
         self.flat = np.empty(n, np.intp)
+        self.correct = None        # correct predictions of the last batch, where a kernel counted them
 
 
 def workspace(net, n: int) -> Workspace:
@@ -172,6 +179,10 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=T
     ws = workspace(net, n)
     last = len(layers) - 1
     fused_ce = _labels_ce(loss, y, sample_weight) and isinstance(layers[last].activation, Softmax)
+    kernels = _kernels.get() if COMPILED else None
+    if kernels is not None:
+        return _compiled_loss_and_grad(kernels, net, ws, X, y, loss, sample_weight, fused_ce, sgd_lr,
+                                       keep_grads)
 
     # forward: zᵀ = W hᵀ + b, hᵀ = σ(zᵀ) (into a buffer for ReLU; zᵀ itself for identity)
     # (with NumPy's OpenBLAS at hand: zᵀ ← b 1ᵀ, then zᵀ ← W hᵀ + zᵀ in the product itself)
@@ -247,6 +258,100 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=T
             deltaT = gT
         else:
             deltaT = act.backward(below.z, below.h, gT.T).T
+    return value
+
+
+def _compiled_loss_and_grad(k, net, ws, X, y, loss, sample_weight, fused_ce, sgd_lr, keep_grads):
+    """``loss_and_grad`` with the element-wise passes in compiled, multi-threaded kernels
+    (_kernels.py): bias + ReLU in one pass, softmax cross-entropy + δ + bias gradient (+ the
+    count of correct predictions, kept in ``ws.correct``) in one pass, ReLU′ ⊙ g + bias
+    gradient in one pass. Same products, same numbers to rounding (tests/test_kernels.py)."""
+    layers = net.layers
+    n = X.shape[0]
+    last = len(layers) - 1
+    pick = _kernels.pick
+    size = [layer.n_out * n for layer in layers]
+    hT = X.T
+    ws.correct = None
+    for i, layer in enumerate(layers):
+        layer.x = hT.T
+        zT = ws.zT[i]
+        np.matmul(layer._W, hT, out=zT)
+        act = layer.activation
+        if isinstance(act, ReLU):
+            hT = ws.hT[i]
+            pick(k, "bias_relu", size[i])(zT, layer._b, hT)
+        else:
+            pick(k, "bias_add", size[i])(zT, layer._b)
+            if isinstance(act, Identity):
+                hT = zT
+            elif i == last and fused_ce:
+                hT = ws.hT[i]          # p = softmax(z), filled by the fused kernel below
+            else:
+                hT = act(zT.T).T
+        layer.z, layer.h = zT.T, hT.T
+
+    out = layers[last]
+    factor = 1.0 if sgd_lr is None else -sgd_lr
+    db_done = False
+    if fused_ce:
+        zT, labels = ws.zT[last], y
+        if labels.dtype != np.intp:
+            labels = labels.astype(np.intp)
+        scale = 1.0 / n if loss.reduction == "mean" else 1.0
+        total, correct = pick(k, "softmax_ce", size[last])(zT, labels, ws.hT[last], ws.gT[last], out._db,
+                                                           factor * scale)
+        value = total * scale
+        deltaT = ws.gT[last]
+        ws.correct = correct
+        db_done = True
+        step = sgd_lr is not None and math.isfinite(value)
+        if sgd_lr is not None and not step:         # not finite: no step, plain gradients
+            deltaT /= -sgd_lr
+            out._db /= -sgd_lr
+    else:
+        if loss.fused:
+            value, delta = loss.value_and_delta(out.z, y, sample_weight)
+            deltaT = delta.T
+        else:
+            value = loss.value(out.h, y, sample_weight)
+            deltaT = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight)).T
+        step = sgd_lr is not None and math.isfinite(value)
+        if step:
+            deltaT = deltaT * -sgd_lr
+
+    gemm = _gemm(net.dtype) if step and not keep_grads else None
+    for i in range(last, -1, -1):
+        layer = layers[i]
+        layer.delta = deltaT.T
+        x = layer.x
+        if not db_done:
+            if deltaT.flags.c_contiguous:
+                pick(k, "row_sums", size[i])(deltaT, layer._db)
+            else:
+                np.sum(deltaT, axis=1, out=layer._db)
+        direct = deltaT.flags.c_contiguous and _blas_pays(gemm, layer, n, x)
+        if not direct:
+            np.matmul(deltaT, x, out=layer._dW)
+        if i > 0:
+            gT = np.matmul(layer._W.T, deltaT, out=ws.gT[i - 1])
+        if direct:
+            _accumulate(gemm, layer._W, deltaT, x)
+        elif step:
+            layer._W += layer._dW
+        if step:
+            layer._b += layer._db
+        if i == 0:
+            break
+        below = layers[i - 1]
+        act = below.activation
+        if isinstance(act, ReLU):
+            pick(k, "relu_delta", size[i - 1])(gT, ws.zT[i - 1], below._db)
+            deltaT, db_done = gT, True
+        elif isinstance(act, Identity):
+            deltaT, db_done = gT, False
+        else:
+            deltaT, db_done = act.backward(below.z, below.h, gT.T).T, False
     return value
 
 
@@ -539,3 +644,152 @@ def flush_denormals(*arrays) -> None:
             continue
         tiny = np.finfo(a.dtype).tiny
         np.copyto(a, 0, where=np.abs(a) < tiny)
+
+
+# -- compiled passes beside the training step ----------------------------------------------------
+def kernels():
+    """The compiled kernels when the fast paths and the compiled ones are on and numba is
+    installed (compiled, or loaded from the disk cache, on first use); else ``None``."""
+    return _kernels.get() if ENABLED and COMPILED else None
+
+
+def optimizer_step(opt, params, grads) -> bool:
+    """Take ``opt.step(params, grads)`` in one compiled pass over the flat vectors where a
+    kernel does exactly that step — Adam without AMSGrad or weight decay (``_kernels._adam``:
+    m, v and θ updated together, on every core) — and return True; else do nothing and
+    return False (the caller runs ``opt.step``). Same formula as ``optimizers.Adam.step``,
+    the same numbers to rounding (tests/test_kernels.py)."""
+    k = kernels()
+    if (k is None or type(opt).step.__qualname__ != "Adam.step" or opt.amsgrad or opt.weight_decay
+            or params.dtype != grads.dtype or not params.flags.c_contiguous or not grads.flags.c_contiguous):
+        return False
+    opt.t += 1
+    beta1, beta2 = opt.betas
+    m, v = opt._zeros("m", params), opt._zeros("v", params)
+    c = math.sqrt(1 - beta2 ** opt.t)
+    _kernels.pick(k, "adam", params.size)(params, grads, m, v, beta1, beta2,
+                                          opt.lr * c / (1 - beta1 ** opt.t), opt.eps * c)
+    if opt.t % _FLUSH_EVERY == 0:
+        flush_denormals(m, v)
+    return True
+
+
+# optimizers.FLUSH_EVERY (optimizers imports this module, so the number is kept here too)
+_FLUSH_EVERY = 64
+
+
+def gather(X, idx, out=None):
+    """``X[idx]`` cast to ``out``'s dtype, in one pass (compiled, on every core, where numba is
+    installed): the batch of a shuffled epoch. ``out`` defaults to a new array of X's dtype."""
+    if out is None:
+        out = np.empty((len(idx), X.shape[1]), X.dtype)
+    k = kernels()
+    if k is None or X.ndim != 2 or not X.flags.c_contiguous or X.dtype.kind != "f":
+        np.copyto(out, X[idx])
+    else:
+        _kernels.pick(k, "gather", out.size)(X, idx, out)
+    return out
+
+
+# -- tiny networks: many epochs in one compiled call ----------------------------------------------
+# Networks with at most this many parameters may train many epochs per compiled call (above it
+# the BLAS products of the usual step are faster than the kernel's loops).
+TINY_MAX_PARAMS = 512
+_TINY_ACTS = {Identity: _kernels.ACT_IDENTITY, ReLU: _kernels.ACT_RELU, Tanh: _kernels.ACT_TANH,
+              Sigmoid: _kernels.ACT_SIGMOID}
+
+
+class TinyLoop:
+    """``fit``'s epochs of a tiny network in one compiled call (``_kernels._train_tiny``).
+
+    ``TinyLoop.make(net, loss, opt, batch_size)`` is None unless the kernel computes exactly
+    what the usual step would: the compiled kernels are at hand, at most ``TINY_MAX_PARAMS``
+    parameters, element-wise activations (identity, ReLU, tanh, sigmoid), an unweighted MSE
+    loss, plain SGD (no momentum or decay) or Adam (no AMSGrad or decay). ``run`` trains up to
+    ``n_epochs`` epochs on the given example orders and returns how many it committed (an epoch
+    that needs Python is rolled back: see the kernel)."""
+
+    def __init__(self, kernel, net, loss, opt, batch_size, adam):
+        layers = net.layers
+        self.kernel, self.net, self.opt, self.adam = kernel, net, opt, adam
+        self.bs = batch_size
+        self.sizes = np.array([layers[0].n_in] + [layer.n_out for layer in layers], np.int64)
+        self.acts = np.array([_TINY_ACTS[type(layer.activation)] for layer in layers], np.int64)
+        self.scale = {"half_sum": 0.5, "sum": 1.0}.get(loss.reduction, 0.0)
+        self.per_example = loss.reduction == "mean"
+        width = int(self.sizes[1:].max())
+        dtype = net.dtype
+        shape = (len(layers), batch_size, width)
+        self.zbuf, self.hbuf, self.dbuf = (np.zeros(shape, dtype) for _ in range(3))
+        self.snap = np.zeros((3, net.n_params), dtype)
+        self.out = np.zeros(2, np.int64)
+        self.care_state = np.zeros(7)
+        self.zeros = np.zeros(net.n_params, dtype)
+
+    @classmethod
+    def make(cls, net, loss, opt, batch_size):
+        k = kernels()
+        if k is None or net.n_params > TINY_MAX_PARAMS or type(loss).__name__ != "MSE":
+            return None
+        if any(type(layer.activation) not in _TINY_ACTS for layer in net.layers):
+            return None
+        name = type(opt).step.__qualname__
+        if name == "Adam.step" and not opt.amsgrad and not opt.weight_decay:
+            adam = True
+        elif name == "SGD.step" and not opt.momentum and not opt.weight_decay:
+            adam = False
+        else:
+            return None
+        if loss.reduction not in ("half_sum", "sum", "mean"):
+            return None
+        return cls(k, net, loss, opt, batch_size, adam)
+
+    def run(self, X, Y, labels, orders, n_epochs, care=None, care_layers=(), losses=None, correct=None):
+        """Train up to ``n_epochs`` epochs; returns (epochs committed, epoch losses, correct counts).
+
+        X (n, n_in), Y (n, n_out) in the network's dtype; labels int (n,) or None; orders
+        (n_epochs, n) int64; care: the ReluCare whose state the kernel keeps (or None)."""
+        net, opt = self.net, self.opt
+        n_layers = len(net.layers)
+        params, grads = net.params, net.grads
+        m = opt._zeros("m", params) if self.adam else self.zeros
+        v = opt._zeros("v", params) if self.adam else self.zeros
+        care_mask = np.zeros(n_layers, np.int64)
+        cs = self.care_state
+        best = self.zeros
+        if care is not None:
+            care_mask[list(care_layers)] = 1
+            st = care.state
+            cs[:] = (st.care_best, st.care_wait, care.patience, CARE_TOL, st.redraws,
+                     st.best_loss, 0.0)
+            best = np.empty_like(params)
+        losses = np.empty(n_epochs) if losses is None else losses
+        correct = np.empty(n_epochs, np.int64) if correct is None else correct
+        alive = np.zeros((n_layers, int(self.sizes[1:].max())), np.bool_)
+        lab = np.full(X.shape[0], -1, np.int64) if labels is None else labels.astype(np.int64, copy=False)
+        beta1, beta2 = opt.betas if self.adam else (0.9, 0.999)
+        eps = opt.eps if self.adam else 1e-8
+        self.kernel.train_tiny(params, grads, self.sizes, self.acts, X, Y, lab, orders, n_epochs, self.bs,
+                               self.scale, self.per_example, self.adam, float(opt.lr), beta1, beta2, eps,
+                               int(opt.t), m, v, care_mask, cs, best, self.snap, self.zbuf, self.hbuf,
+                               self.dbuf, losses, correct, alive, self.out)
+        done = int(self.out[0])
+        opt.t = int(self.out[1])
+        if care is not None and done:
+            st = care.state
+            st.care_best, st.care_wait = float(cs[0]), int(cs[1])
+            if cs[6]:
+                st.best_loss, st.best_params = float(cs[5]), best
+        return done, losses, correct
+
+    def set_caches(self, X, order_last):
+        """The layers' caches (x, z, h, δ) of the last batch the kernel ran, as the usual step
+        leaves them: rows ``order_last`` of X."""
+        nb = len(order_last)
+        h = X[order_last]
+        for i, layer in enumerate(self.net.layers):
+            c = layer.n_out
+            layer.x = h
+            layer.z = self.zbuf[i, :nb, :c].copy()
+            layer.h = h = self.hbuf[i, :nb, :c].copy()
+            layer.delta = self.dbuf[i, :nb, :c].copy()

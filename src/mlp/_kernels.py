@@ -1,0 +1,434 @@
+"""Compiled element-wise kernels of the training step (numba), each with its NumPy twin.
+
+What this module owns: the element-wise passes of ``_fast.loss_and_grad`` and of the
+optimiser update, fused and run on every core — bias + ReLU in one pass, the ReLU mask
+times ∂loss/∂h and the bias gradient in one pass, softmax + cross-entropy + δ + bias
+gradient + the count of correct predictions in one pass, the batch gather with its cast
+in one pass, Adam's update over the flat parameter vector in one pass. No formula lives
+here that ``layers``/``activations``/``losses``/``optimizers`` do not state: each kernel
+computes what its NumPy twin (``np_*`` below) computes, and ``tests/test_kernels.py``
+proves every pair equal to float round-off, and the fast path equal to the plain one
+through ``mlp.fast_paths(False)``.
+
+numba is optional (``pip install mlp[fast]``): ``import mlp`` never imports it. ``get()``
+imports and compiles on first use — ``@njit(parallel=True, fastmath=False, cache=True)``,
+so the machine code is cached on disk and a second process loads it instead of compiling
+— and returns ``None`` when numba is missing or ``MLP_NO_NUMBA`` is set; then the NumPy
+twins run, the same numbers, single-threaded.
+
+Arrays are in the fast path's layout: one example per column, shape (units, n),
+C-contiguous; ``b``, ``db`` of shape (units,).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import types
+
+import numpy as np
+
+# numba.prange once numba is loaded (get()); plain range for the twins-by-interpretation.
+prange = range
+
+# Element counts from which a kernel runs on all cores (below, the threads' start-up costs
+# more than the pass: the serial compiled kernel runs).
+PARALLEL_MIN = 1 << 14
+
+_COMPILED: types.SimpleNamespace | bool | None = None
+
+
+# -- kernels (compiled by numba; these bodies are also valid Python) ----------------------------
+def _bias_relu(zT, b, hT):
+    """zT ← zT + b (per row); hT ← max(zT, 0). hT may be zT itself."""
+    units, n = zT.shape
+    for j in prange(units):
+        bj = b[j]
+        for i in range(n):
+            z = zT[j, i] + bj
+            zT[j, i] = z
+            hT[j, i] = z if z > 0 else 0.0
+
+
+def _bias_add(zT, b):
+    """zT ← zT + b (per row)."""
+    units, n = zT.shape
+    for j in prange(units):
+        bj = b[j]
+        for i in range(n):
+            zT[j, i] += bj
+
+
+def _relu_delta(gT, zT, db):
+    """δ = g ⊙ [z > 0] in place of gT, and db = Σₙ δ (row sums)."""
+    units, n = gT.shape
+    for j in prange(units):
+        s = 0.0
+        for i in range(n):
+            d = gT[j, i] if zT[j, i] > 0 else 0.0
+            gT[j, i] = d
+            s += d
+        db[j] = s
+
+
+def _row_sums(deltaT, db):
+    """db = Σₙ δ (row sums)."""
+    units, n = deltaT.shape
+    for j in prange(units):
+        s = 0.0
+        for i in range(n):
+            s += deltaT[j, i]
+        db[j] = s
+
+
+def _softmax_ce(zT, labels, pT, deltaT, db, factor):
+    """Softmax cross-entropy on integer labels, one example per column.
+
+    pT ← softmax(z) per column; δᵀ ← factor · (p − onehot(y)); db ← Σₙ δ.
+    Returns (Σₙ −log pₙ,yₙ, number of columns whose first largest p is at yₙ).
+    """
+    k, n = zT.shape
+    total = 0.0
+    correct = 0
+    for i in prange(n):
+        m = zT[0, i]
+        for j in range(1, k):
+            if zT[j, i] > m:
+                m = zT[j, i]
+        s = 0.0
+        for j in range(k):
+            e = math.exp(zT[j, i] - m)
+            pT[j, i] = e
+            s += e
+        y = labels[i]
+        total += math.log(s) + m - zT[y, i]
+        best = 0
+        inv = 1.0 / s
+        for j in range(k):
+            p = pT[j, i] * inv
+            pT[j, i] = p
+            if p > pT[best, i]:
+                best = j
+            deltaT[j, i] = factor * p
+        deltaT[y, i] = factor * (pT[y, i] - 1.0)
+        if best == y:
+            correct += 1
+    for j in range(k):
+        s = 0.0
+        for i in range(n):
+            s += deltaT[j, i]
+        db[j] = s
+    return total, correct
+
+
+def _gather(X, idx, out):
+    """out[r] = X[idx[r]] (cast to out's dtype)."""
+    rows, cols = out.shape
+    for r in prange(rows):
+        src = idx[r]
+        for c in range(cols):
+            out[r, c] = X[src, c]
+
+
+def _adam(params, grads, m, v, beta1, beta2, step, eps_c):
+    """m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²; θ ← θ − step · m / (√v + eps_c)."""
+    a1, a2 = 1.0 - beta1, 1.0 - beta2
+    for i in prange(params.shape[0]):
+        g = grads[i]
+        mi = beta1 * m[i] + a1 * g
+        vi = beta2 * v[i] + a2 * (g * g)
+        m[i] = mi
+        v[i] = vi
+        params[i] -= step * mi / (math.sqrt(vi) + eps_c)
+
+
+# -- tiny networks: many epochs in one compiled loop --------------------------------------------
+# activation codes of _train_tiny
+ACT_IDENTITY, ACT_RELU, ACT_TANH, ACT_SIGMOID = 0, 1, 2, 3
+
+
+def _activate(code, z):
+    if code == 1:
+        return z if z > 0 else 0.0
+    if code == 2:
+        return math.tanh(z)
+    if code == 3:
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+    return z
+
+
+def _derivative(code, z, h):
+    if code == 1:
+        return 1.0 if z > 0 else 0.0
+    if code == 2:
+        return 1.0 - h * h
+    if code == 3:
+        return h * (1.0 - h)
+    return 1.0
+
+
+def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, loss_scale, per_example,
+                adam, lr, beta1, beta2, eps, t, m, v, care, care_state, best_params, snap,
+                zbuf, hbuf, dbuf, epoch_loss, epoch_correct, alive, out):
+    """Up to ``n_epochs`` epochs of ``fit`` on a small dense network with MSE, in one call.
+
+    The same computation as fit's epoch loop with its plain training step (tests/test_kernels.py):
+    per batch the forward pass z = W h + b, h = σ(z); the loss scale · Σ (ŷ − y)²; δ at the output
+    σ′(z) ⊙ 2 · scale · (ŷ − y); the backward pass into ``grads`` (the flat vector: every W row by
+    row, then every b, as ``Network.params``); then SGD θ ← θ − η g or Adam (as optimizers.Adam,
+    step count ``t``). Per epoch: the loss as fit's Meter sums it and the correct predictions
+    (``labels`` ≥ 0: binary ŷ > 0.5 for one output, else the first largest ŷ), then what fit
+    does at the end of an epoch that needs no Python: ReLU care's bookkeeping when every hidden
+    ReLU unit (``care``[l] = 1) was active and the loss has not plateaued (``care_state`` =
+    [care_best, care_wait, patience, tol, redraws, best_loss, best_updated]; ``best_params`` ←
+    θ at a new best after a re-draw), and the finite-parameter check. ``orders`` (n_epochs, n):
+    each epoch's order of the examples.
+
+    An epoch that needs Python — a non-finite batch loss, non-finite parameters, a ReLU unit to
+    revive or re-draw — is rolled back (θ, Adam's m, v and t from ``snap``, taken at the start
+    of each epoch) and not counted: the caller runs it the usual way. ``out`` = [epochs
+    committed, t]. The caches of the last batch run (z, h, δ per layer, rows 0…n_b − 1) are left
+    in ``zbuf``, ``hbuf``, ``dbuf``.
+    """
+    n_layers = acts.shape[0]
+    n = X.shape[0]
+    n_out = sizes[n_layers]
+    n_params = params.shape[0]
+    n_batches = (n + bs - 1) // bs
+    w_at = np.zeros(n_layers + 1, np.int64)
+    b_at = np.zeros(n_layers + 1, np.int64)
+    for l in range(n_layers):
+        w_at[l + 1] = w_at[l] + sizes[l + 1] * sizes[l]
+    b_at[0] = w_at[n_layers]
+    for l in range(n_layers):
+        b_at[l + 1] = b_at[l] + sizes[l + 1]
+    done_epochs = 0
+    care_on = False
+    for l in range(n_layers):
+        if care[l] == 1:
+            care_on = True
+    rollback = False
+    for e in range(n_epochs):
+        total = 0.0
+        correct = 0
+        t_snap = t
+        for i in range(n_params):
+            snap[0, i] = params[i]
+            snap[1, i] = m[i]
+            snap[2, i] = v[i]
+        for l in range(n_layers):
+            for j in range(sizes[l + 1]):
+                alive[l, j] = False
+        for b in range(n_batches):
+            start = b * bs
+            nb = min(bs, n - start)
+            # forward
+            for r in range(nb):
+                row = orders[e, start + r]
+                for l in range(n_layers):
+                    a, c = sizes[l], sizes[l + 1]
+                    for j in range(c):
+                        z = params[b_at[l] + j]
+                        base = w_at[l] + j * a
+                        for k in range(a):
+                            hk = X[row, k] if l == 0 else hbuf[l - 1, r, k]
+                            z += params[base + k] * hk
+                        zbuf[l, r, j] = z
+                        h = _activate(acts[l], z)
+                        hbuf[l, r, j] = h
+                        if h > 0:
+                            alive[l, j] = True
+            # loss, δ at the output, accuracy
+            value = 0.0
+            last = n_layers - 1
+            for r in range(nb):
+                row = orders[e, start + r]
+                best = 0
+                for j in range(n_out):
+                    h = hbuf[last, r, j]
+                    diff = h - Y[row, j]
+                    value += diff * diff
+                    d = _derivative(acts[last], zbuf[last, r, j], h)
+                    dbuf[last, r, j] = d * (2.0 * loss_scale * diff)
+                    if h > hbuf[last, r, best]:
+                        best = j
+                if labels[row] >= 0:
+                    if n_out == 1:
+                        if (hbuf[last, r, 0] > 0.5) == (labels[row] == 1):
+                            correct += 1
+                    elif best == labels[row]:
+                        correct += 1
+            value *= loss_scale
+            if not math.isfinite(value):
+                rollback = True
+                break
+            # backward: grads of W and b, δ of the layer below
+            for l in range(n_layers - 1, -1, -1):
+                a, c = sizes[l], sizes[l + 1]
+                for j in range(c):
+                    s = 0.0
+                    for r in range(nb):
+                        s += dbuf[l, r, j]
+                    grads[b_at[l] + j] = s
+                    base = w_at[l] + j * a
+                    for k in range(a):
+                        s = 0.0
+                        for r in range(nb):
+                            hk = X[orders[e, start + r], k] if l == 0 else hbuf[l - 1, r, k]
+                            s += dbuf[l, r, j] * hk
+                        grads[base + k] = s
+                if l > 0:
+                    for r in range(nb):
+                        for k in range(a):
+                            g = 0.0
+                            for j in range(c):
+                                g += params[w_at[l] + j * a + k] * dbuf[l, r, j]
+                            d = _derivative(acts[l - 1], zbuf[l - 1, r, k], hbuf[l - 1, r, k])
+                            dbuf[l - 1, r, k] = d * g
+            # the optimiser step
+            t += 1
+            if adam:
+                c2 = math.sqrt(1.0 - beta2 ** t)
+                step = lr * c2 / (1.0 - beta1 ** t)
+                eps_c = eps * c2
+                for i in range(n_params):
+                    g = grads[i]
+                    mi = beta1 * m[i] + (1.0 - beta1) * g
+                    vi = beta2 * v[i] + (1.0 - beta2) * (g * g)
+                    m[i] = mi
+                    v[i] = vi
+                    params[i] -= step * mi / (math.sqrt(vi) + eps_c)
+            else:
+                for i in range(n_params):
+                    params[i] -= lr * grads[i]
+            total += value * nb if per_example else value
+        if rollback:
+            break
+        loss = total / n if per_example else total
+        # ReLU care (fit's end of epoch): a dead unit, or a plateau, needs Python
+        if care_on:
+            for l in range(n_layers - 1):
+                if care[l] == 1:
+                    for j in range(sizes[l + 1]):
+                        if not alive[l, j]:
+                            rollback = True
+            improved = loss < care_state[0] * (1.0 - care_state[3])
+            if not improved and care_state[1] + 1 >= care_state[2]:
+                rollback = True
+        for i in range(n_params):
+            if not math.isfinite(params[i]):
+                rollback = True
+        if rollback:
+            break
+        if care_on:
+            if care_state[4] > 0 and loss < care_state[5]:
+                care_state[5] = loss
+                care_state[6] = 1.0
+                best_params[:] = params
+            if loss < care_state[0] * (1.0 - care_state[3]):
+                care_state[0] = loss
+                care_state[1] = 0.0
+            else:
+                care_state[1] += 1.0
+        epoch_loss[e] = loss
+        epoch_correct[e] = correct
+        done_epochs = e + 1
+    if rollback:
+        for i in range(n_params):
+            params[i] = snap[0, i]
+            m[i] = snap[1, i]
+            v[i] = snap[2, i]
+        t = t_snap
+    out[0] = done_epochs
+    out[1] = t
+
+
+_KERNELS = ("bias_relu", "bias_add", "relu_delta", "row_sums", "softmax_ce", "gather", "adam")
+
+
+def get():
+    """The compiled kernels (a namespace: ``name`` runs on all cores, ``name_serial`` on one),
+    compiled on first use and cached on disk; ``None`` without numba or with MLP_NO_NUMBA set."""
+    global _COMPILED, prange
+    if _COMPILED is None:
+        _COMPILED = False
+        if not os.environ.get("MLP_NO_NUMBA"):
+            try:
+                import numba
+            except ImportError:
+                return None
+            prange = numba.prange
+            ns = {}
+            for name in _KERNELS:
+                fn = globals()["_" + name]
+                ns[name] = numba.njit(parallel=True, fastmath=False, cache=True, nogil=True)(fn)
+                ns[name + "_serial"] = numba.njit(fastmath=False, cache=True, nogil=True)(_serial_copy(fn))
+            for fn in (_activate, _derivative):
+                globals()[fn.__name__] = numba.njit(fastmath=False, cache=True, inline="always")(fn)
+            ns["train_tiny"] = numba.njit(fastmath=False, cache=True, nogil=True)(_train_tiny)
+            _COMPILED = types.SimpleNamespace(**ns)
+    return _COMPILED or None
+
+
+def _serial_copy(fn):
+    """The same kernel as a distinct function (numba caches per function object and flags)."""
+    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__)
+    clone.__qualname__ = fn.__qualname__ + "_serial"
+    return clone
+
+
+def pick(k, name, size):
+    """The parallel kernel ``name`` for ``size`` elements from PARALLEL_MIN on, else its serial twin."""
+    return getattr(k, name if size >= PARALLEL_MIN else name + "_serial")
+
+
+# -- NumPy twins: the same computations as array calls ------------------------------------------
+def np_bias_relu(zT, b, hT):
+    zT += b[:, None]
+    np.maximum(zT, 0, out=hT)
+
+
+def np_bias_add(zT, b):
+    zT += b[:, None]
+
+
+def np_relu_delta(gT, zT, db):
+    np.multiply(gT, zT > 0, out=gT)
+    np.sum(gT, axis=1, out=db)
+
+
+def np_row_sums(deltaT, db):
+    np.sum(deltaT, axis=1, out=db)
+
+
+def np_softmax_ce(zT, labels, pT, deltaT, db, factor):
+    m = zT.max(axis=0)
+    np.subtract(zT, m, out=pT)
+    np.exp(pT, out=pT)
+    s = pT.sum(axis=0)
+    cols = np.arange(zT.shape[1])
+    total = float(np.sum(np.log(s) + m - zT[labels, cols], dtype=np.float64))
+    pT /= s
+    correct = int(np.count_nonzero(pT.argmax(axis=0) == labels))
+    np.multiply(pT, factor, out=deltaT)
+    deltaT[labels, cols] = factor * (pT[labels, cols] - 1.0)
+    np.sum(deltaT, axis=1, out=db)
+    return total, correct
+
+
+def np_gather(X, idx, out):
+    np.take(X, idx, axis=0, out=out) if X.dtype == out.dtype else np.copyto(out, X[idx])
+
+
+def np_adam(params, grads, m, v, beta1, beta2, step, eps_c):
+    m *= beta1
+    m += (1 - beta1) * grads
+    v *= beta2
+    v += (1 - beta2) * (grads * grads)
+    params -= step * m / (np.sqrt(v) + eps_c)
+
+
+TWINS = {name: globals()["np_" + name] for name in _KERNELS}
