@@ -31,9 +31,13 @@ import numpy as np
 # numba.prange once numba is loaded (get()); plain range for the twins-by-interpretation.
 prange = range
 
-# Element counts from which a kernel runs on all cores (below, the threads' start-up costs
-# more than the pass: the serial compiled kernel runs).
-PARALLEL_MIN = 1 << 14
+# Element counts from which a kernel runs on all cores; below, its serial twin runs. Default: never.
+# Measured on the 2-core machine of benchmarks/RESULTS.md: a fork-join region costs more than the
+# pass it splits, because NumPy's OpenBLAS threads still spin on the other core after each
+# product (a training step at batch 128 took 1.5–10× longer with parallel kernels), and under
+# load a region waits for a descheduled thread (the digits demo: 73 s serial, > 300 s parallel).
+# MLP_PARALLEL_MIN=<elements> switches them on, for machines with cores to spare.
+PARALLEL_MIN = int(os.environ.get("MLP_PARALLEL_MIN", 1 << 62))
 
 _COMPILED: types.SimpleNamespace | bool | None = None
 
