@@ -65,7 +65,6 @@ import operator
 import numpy as np
 
 from . import _kernels
-from ._relu_care import CARE_TOL
 from .activations import Identity, ReLU, Sigmoid, Softmax, Tanh
 from .losses import CrossEntropy
 
@@ -744,11 +743,13 @@ class TinyLoop:
             return None
         return cls(k, net, loss, opt, batch_size, adam)
 
-    def run(self, X, Y, labels, orders, n_epochs, care=None, care_layers=(), losses=None, correct=None):
+    def run(self, X, Y, labels, orders, n_epochs, care=None, care_layers=(), care_tol=0.0, losses=None,
+            correct=None):
         """Train up to ``n_epochs`` epochs; returns (epochs committed, epoch losses, correct counts).
 
         X (n, n_in), Y (n, n_out) in the network's dtype; labels int (n,) or None; orders
-        (n_epochs, n) int64; care: the ReluCare whose state the kernel keeps (or None)."""
+        (n_epochs, n) int64; care: the ReluCare whose state the kernel keeps (or None), with its
+        hidden ReLU layers ``care_layers`` and its plateau tolerance ``care_tol``."""
         net, opt = self.net, self.opt
         n_layers = len(net.layers)
         params, grads = net.params, net.grads
@@ -760,7 +761,7 @@ class TinyLoop:
         if care is not None:
             care_mask[list(care_layers)] = 1
             st = care.state
-            cs[:] = (st.care_best, st.care_wait, care.patience, CARE_TOL, st.redraws,
+            cs[:] = (st.care_best, st.care_wait, care.patience, care_tol, st.redraws,
                      st.best_loss, 0.0)
             best = np.empty_like(params)
         losses = np.empty(n_epochs) if losses is None else losses
