@@ -204,3 +204,83 @@ def test_optimizer_step_declines_what_it_does_not_compute(opt):
     assert opt.t == 0 and np.all(p == 1)
     with mlp.fast_paths(False):
         assert not _fast.optimizer_step(mlp.optimizers.Adam(), p, g)
+# -- tiny networks: many epochs in one compiled call ---------------------------------------------
+def fit_three_ways(make_net, X, y, **kwargs):
+    """(History, params, train_state) with the compiled loop, with the NumPy fast path, plain."""
+    out = []
+    for compiled, fast in ((True, True), (False, True), (False, False)):
+        net = make_net()
+        old, _fast.COMPILED = _fast.COMPILED, compiled
+        try:
+            with mlp.fast_paths(fast):
+                h = net.fit(X, y, progress=False, **kwargs)
+        finally:
+            _fast.COMPILED = old
+        out.append((h, net.params.copy(), net.train_state))
+    return out
+
+
+def assert_fits_agree(runs, rtol):
+    (h0, p0, s0), *others = runs
+    for h, p, s in others:
+        assert len(h.loss) == len(h0.loss)
+        np.testing.assert_allclose(h0.loss, h.loss, rtol=rtol, atol=rtol)
+        assert h0.metrics.keys() == h.metrics.keys()
+        for k in h.metrics:
+            np.testing.assert_allclose(h0.metrics[k], h.metrics[k], rtol=rtol)
+        np.testing.assert_allclose(p0, p, rtol=rtol, atol=rtol)
+        assert (s0.epoch, s0.step, s0.revived, s0.redraws) == (s.epoch, s.step, s.revived, s.redraws)
+        assert s0.optimizer.t == s.optimizer.t
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_xor_fit_same_with_and_without_the_compiled_loop(seed, monkeypatch):
+    """The lecture's 2-2-1 XOR fit with its defaults (Adam, ReLU care: revivals and re-draws hand
+    epochs back to Python), float64: the same History, parameters and care counts."""
+    calls = []
+    run = _fast.TinyLoop.run
+    monkeypatch.setattr(_fast.TinyLoop, "run", lambda self, *a, **k: calls.append(1) or run(self, *a, **k))
+    X, y = mlp.datasets.xor()
+    runs = fit_three_ways(lambda: mlp.Network.from_sizes([2, 2, 1], hidden="relu", output="identity",
+                                                         seed=seed, dtype=np.float64),
+                          X, y, loss="mse", epochs=1500)
+    assert calls, "the compiled loop did not run"
+    assert_fits_agree(runs, 1e-9)
+
+
+@pytest.mark.parametrize("dtype, epochs, rtol", [(np.float64, 30, 1e-9), (np.float32, 4, 1e-4)])
+def test_playground_fit_same_with_and_without_the_compiled_loop(dtype, epochs, rtol):
+    """TF Playground's default: 2-4-2-1 tanh, SGD lr 0.03, shuffled batches of 10. (The kernel sums
+    in float64: in float32 the round-off differences grow with the epochs of this unstable run.)"""
+    X, y = mlp.datasets.circles(n=250, noise=0.1, seed=0)
+    Y = (2.0 * y - 1.0)[:, None]
+    runs = fit_three_ways(lambda: mlp.Network.from_sizes([2, 4, 2, 1], hidden="tanh", output="tanh", seed=0,
+                                                         dtype=dtype),
+                          X, Y, loss="mse", optimizer="sgd", lr=0.03, batch_size=10, epochs=epochs, seed=5)
+    assert_fits_agree(runs, rtol)
+
+
+def test_compiled_loop_continues_as_one_fit():
+    """fit(epochs=40) twice equals fit(epochs=80): the generator is where the epochs left it."""
+    X, y = mlp.datasets.circles(n=60, noise=0.1, seed=0)
+    nets = [mlp.Network.from_sizes([2, 4, 1], hidden="relu", output="sigmoid", seed=0, dtype=np.float64)
+            for _ in range(2)]
+    nets[0].fit(X, y[:, None] * 1.0, loss="mse", batch_size=8, epochs=40, seed=1, progress=False)
+    nets[0].fit(X, y[:, None] * 1.0, loss="mse", batch_size=8, epochs=40, progress=False)
+    nets[1].fit(X, y[:, None] * 1.0, loss="mse", batch_size=8, epochs=80, seed=1, progress=False)
+    np.testing.assert_array_equal(nets[0].params, nets[1].params)
+    np.testing.assert_array_equal(nets[0].history.loss, nets[1].history.loss)
+
+
+def test_compiled_loop_steps_aside_for_a_callback():
+    """A callback needs Python after every epoch: the usual loop runs, and sees every epoch."""
+    seen = []
+
+    class Count(mlp.callbacks.Callback):
+        def on_epoch_end(self, epoch, history):
+            seen.append(epoch)
+
+    X, y = mlp.datasets.xor()
+    mlp.Network.from_sizes([2, 2, 1], seed=0).fit(X, y, loss="mse", epochs=50, callbacks=[Count()],
+                                                  progress=False)
+    assert seen == list(range(1, 51))

@@ -83,9 +83,21 @@ def _epochs(run: Run, hooks: list) -> None:
     sync = run.step.syncs and any(h.needs_sync for h in batch_end)
     step, history = run.step, run.history
     # Overflow shows up as a non-finite loss, reported by TrainingDiverged: no NumPy warnings.
+    # A step that can train whole epochs in one call (steps.TinyStep) is asked first; it trains
+    # and records those it can, and declines (0) when an epoch needs the hooks below.
+    bulk = getattr(step, "run_epochs", None)
     with CtrlC() as ctrl_c, np.errstate(over="ignore", invalid="ignore"):
         run.ctrl_c = ctrl_c
-        for _ in range(run.opts.epochs):
+        left = run.opts.epochs
+        while left > 0:
+            if bulk is not None:
+                left -= bulk(run, hooks, left)
+                if ctrl_c.requested:
+                    history.stop_reason = "interrupted"
+                    break
+                if left == 0:
+                    break
+            left -= 1
             run.begin_epoch()
             for h in begin:
                 h.on_epoch_begin(run)

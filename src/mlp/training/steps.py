@@ -40,6 +40,7 @@ An engine registers its own factory (``ENGINES.register("torch", torch_step)``) 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -47,8 +48,9 @@ from .. import _fast
 from .. import optimizers as _optimizers
 from .. import torch_engine as _torch_engine
 from .._registry import Registry
+from .._relu_care import CARE_TOL
 
-__all__ = ["ENGINES", "DropoutStep", "FusedSGDStep", "Penalty", "PlainStep", "Step", "make_step",
+__all__ = ["ENGINES", "DropoutStep", "FusedSGDStep", "Penalty", "PlainStep", "Step", "TinyStep", "make_step",
            "numpy_step"]
 
 
@@ -133,7 +135,9 @@ class PlainStep(Step):
             self.on_nonfinite(batch.number, value)
         if self._extras:
             self._adjust()
-        self.opt.step(self.params, self.grads)
+        # Adam in one compiled pass where numba is installed (the same step: tests/test_kernels.py)
+        if not _fast.optimizer_step(self.opt, self.params, self.grads):
+            self.opt.step(self.params, self.grads)
         self.state.step += 1
         return value
 
@@ -220,6 +224,76 @@ class FusedSGDStep(PlainStep):
             self.net._loss_and_grad(b.X, b.y, self.loss, b.sample_weight)
 
 
+class TinyStep(PlainStep):
+    """``PlainStep`` that can also train many epochs of a tiny network in one compiled call
+    (``_fast.TinyLoop``; issue 15): the loop asks ``run_epochs`` first and runs the usual epoch
+    only where it declines. It declines — returns 0 — unless every hook of the fit is one the
+    kernel does itself (the running loss and accuracy, ReLU care's bookkeeping, the divergence
+    guard's check): a schedule, validation, a progress bar, early stopping or a callback needs
+    Python between epochs. An epoch the kernel cannot finish alone (a unit to revive or
+    re-draw, a non-finite loss) is rolled back and left to the usual path. The History is
+    filled in bulk (each epoch's seconds: the call's time over its epochs)."""
+
+    # epochs per compiled call: at most this many optimiser steps (about 0.05 s), so that
+    # Ctrl-C is seen between calls
+    MAX_STEPS = 20_000
+    # the hooks whose work the kernel does (by class name: steps and hooks are sibling modules)
+    _BULK_HOOKS = frozenset({"Meter", "RunningAccuracy", "ReluCareHook", "DivergenceGuard"})
+
+    def __init__(self, net, optimizer, loss, opts, state, on_nonfinite, tiny):
+        super().__init__(net, optimizer, loss, opts, state, on_nonfinite)
+        self.tiny = tiny
+        self._orders = None
+
+    def run_epochs(self, run, hooks, left: int) -> int:
+        if self._extras or not all(type(h).__name__ in self._BULK_HOOKS for h in hooks):
+            return 0
+        data, batches, state = run.data, run.batches, run.state
+        if data.sample_weight is not None:
+            return 0
+        guard = next(h for h in hooks if type(h).__name__ == "DivergenceGuard")
+        care_hook = next((h for h in hooks if type(h).__name__ == "ReluCareHook"), None)
+        care = None if care_hook is None else care_hook.care
+        n, n_batches = batches.n, batches.n_batches
+        k = max(1, min(left, self.MAX_STEPS // n_batches))
+        rng = state.rng
+        shuffle = batches.shuffle and n_batches > 1
+        if shuffle:
+            saved = rng.bit_generator.state
+            orders = np.stack([rng.permutation(n) for _ in range(k)])
+        else:
+            if self._orders is None or self._orders.shape[0] < k:
+                self._orders = np.tile(np.arange(n), (k, 1))
+            orders = self._orders
+        lr = self.opt.lr
+        t0 = time.perf_counter()
+        done, losses, correct = self.tiny.run(data.X, data.y, data.labels, orders, k, care,
+                                              () if care is None else care.hidden, CARE_TOL)
+        seconds = (time.perf_counter() - t0) / max(done, 1)
+        if shuffle and done < k:          # the generator as if only the committed epochs had drawn
+            rng.bit_generator.state = saved
+            for _ in range(done):
+                rng.permutation(n)
+        if not done:
+            return 0
+        history = run.history
+        for e in range(done):
+            state.epoch += 1
+            metrics = {} if data.labels is None else {"accuracy": int(correct[e]) / n}
+            history._append(loss=float(losses[e]), val_loss=None, lr=lr, seconds=seconds, metrics=metrics)
+        state.step += done * n_batches
+        run.epoch, run.lr, run.loss, run.metrics = state.epoch, lr, float(losses[done - 1]), metrics
+        guard.last_good[...] = self.params
+        if care is not None:            # as after care.end_epoch: a new epoch's tally
+            for alive in care.alive.values():
+                alive.fill(False)
+            care._all_alive = False
+        bs = batches.batch_size
+        last = orders[done - 1][(n_batches - 1) * bs:]
+        self.tiny.set_caches(data.X, last)
+        return done
+
+
 def _plain_sgd(opt) -> bool:
     """An optimiser whose step is exactly θ ← θ − η g (SGD's own step, no momentum or decay)."""
     return type(opt).step is _optimizers.SGD.step and not opt.momentum and not opt.weight_decay
@@ -229,6 +303,9 @@ def numpy_step(net, optimizer, loss, opts, state, on_nonfinite) -> Step:
     """The step factory of the "numpy" engine: dropout, fused SGD or plain."""
     if any(r > 0 for r in opts.dropout):
         return DropoutStep(net, optimizer, loss, opts, state, on_nonfinite)
+    tiny = _fast.TinyLoop.make(net, loss, optimizer, opts.batch_size) if _fast.ENABLED else None
+    if tiny is not None:
+        return TinyStep(net, optimizer, loss, opts, state, on_nonfinite, tiny)
     if (_fast.ENABLED and _plain_sgd(optimizer) and not opts.weight_decay and not opts.l1
             and opts.clip_value is None and opts.clip_norm is None):
         return FusedSGDStep(net, optimizer, loss, opts, state, on_nonfinite)
