@@ -180,7 +180,8 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
     """Up to ``n_epochs`` epochs of ``fit`` on a small dense network with MSE, in one call.
 
     The same computation as fit's epoch loop with its plain training step (tests/test_kernels.py):
-    per batch the forward pass z = W h + b, h = σ(z); the loss scale · Σ (ŷ − y)²; δ at the output
+    per batch the forward pass z = W h + b, h = σ(z); the loss scale · Σ (ŷ − y)² (scale
+    ``loss_scale``, or 1 / (n_b · n_out) for the "mean" reduction, ``per_example``); δ at the output
     σ′(z) ⊙ 2 · scale · (ŷ − y); the backward pass into ``grads`` (the flat vector: every W row by
     row, then every b, as ``Network.params``); then SGD θ ← θ − η g or Adam (as optimizers.Adam,
     step count ``t``). Per epoch: the loss as fit's Meter sums it and the correct predictions
@@ -245,7 +246,8 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
                         hbuf[l, r, j] = h
                         if h > 0:
                             alive[l, j] = True
-            # loss, δ at the output, accuracy
+            # loss, δ at the output, accuracy ("mean": scale 1 / (n_b · n_out), per batch)
+            scale = 1.0 / (nb * n_out) if per_example else loss_scale
             value = 0.0
             last = n_layers - 1
             for r in range(nb):
@@ -256,7 +258,7 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
                     diff = h - Y[row, j]
                     value += diff * diff
                     d = _derivative(acts[last], zbuf[last, r, j], h)
-                    dbuf[last, r, j] = d * (2.0 * loss_scale * diff)
+                    dbuf[last, r, j] = d * (2.0 * scale * diff)
                     if h > hbuf[last, r, best]:
                         best = j
                 if labels[row] >= 0:
@@ -265,7 +267,7 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
                             correct += 1
                     elif best == labels[row]:
                         correct += 1
-            value *= loss_scale
+            value *= scale
             if not math.isfinite(value):
                 rollback = True
                 break
