@@ -51,9 +51,17 @@ What is fast here, and why it is the same computation:
   more than the pass it saves). ``fit`` keeps the
   gradients of each epoch's last batch and ``unscale`` turns them back into ∂L/∂θ.
 
+* With numba installed (``mlp[fast]``), the element-wise passes of the step run in
+  compiled, fused kernels (``_kernels.py``, each beside its NumPy twin): bias + ReLU in
+  one pass, softmax cross-entropy + δ + bias gradient + the count of correct predictions
+  in one pass, ReLU′ ⊙ g + bias gradient in one pass. ``optimizer_step`` takes Adam's
+  step in one pass over the flat vectors, ``gather`` the shuffled batch into a reused
+  buffer, and ``TinyLoop`` trains many epochs of a tiny network per compiled call
+  (``training.steps.TinyStep``). ``COMPILED = False`` (a test switch) keeps the fast path
+  on NumPy calls alone; ``tests/test_kernels.py`` proves all three paths equal.
+
 What is not here: the other optimisers' steps (``optimizers.py``, in-place passes
-over the flat vectors) and the batch gather ``X[idx]`` (one copy of the batch,
-never of the data set).
+over the flat vectors).
 """
 
 from __future__ import annotations
