@@ -249,10 +249,11 @@ def test_xor_fit_same_with_and_without_the_compiled_loop(seed, monkeypatch):
 
 
 @pytest.mark.parametrize("loss", ["mse", mlp.MSE("mean"), mlp.MSE("sum")])
-@pytest.mark.parametrize("dtype, epochs, rtol", [(np.float64, 30, 1e-9), (np.float32, 4, 1e-4)])
+@pytest.mark.parametrize("dtype, epochs, rtol", [(np.float64, 12, 1e-9), (np.float32, 4, 1e-4)])
 def test_playground_fit_same_with_and_without_the_compiled_loop(dtype, epochs, rtol, loss):
-    """TF Playground's default: 2-4-2-1 tanh, SGD lr 0.03, shuffled batches of 10. (The kernel sums
-    in float64: in float32 the round-off differences grow with the epochs of this unstable run.)"""
+    """TF Playground's default: 2-4-2-1 tanh, SGD lr 0.03, shuffled batches of 10. (This run is
+    unstable — with the "sum" reduction round-off differences grow to 10% by epoch 17 even in
+    float64 — so few epochs; the kernel sums in float64, so float32 gets fewer still.)"""
     X, y = mlp.datasets.circles(n=250, noise=0.1, seed=0)
     Y = (2.0 * y - 1.0)[:, None]
     runs = fit_three_ways(lambda: mlp.Network.from_sizes([2, 4, 2, 1], hidden="tanh", output="tanh", seed=0,
