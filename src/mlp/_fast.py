@@ -691,8 +691,9 @@ def gather(X, idx, out=None):
     if out is None:
         out = np.empty((len(idx), X.shape[1]), X.dtype)
     k = kernels()
-    if k is None or X.ndim != 2 or not X.flags.c_contiguous or X.dtype.kind != "f":
-        np.copyto(out, X[idx])
+    if (k is None or not isinstance(X, np.ndarray) or X.ndim != 2 or not X.flags.c_contiguous
+            or X.dtype.kind != "f"):
+        np.copyto(out, X[idx])      # a memory-mapped source (sources.MappedRows) reads only these rows
     else:
         _kernels.pick(k, "gather", out.size)(X, idx, out)
     return out
