@@ -660,6 +660,12 @@ def kernels():
     return _kernels.get() if ENABLED and COMPILED else None
 
 
+# fit does not take Adam's compiled step yet: measured 2026-11-30 01:24 UTC (784-256-128-10, 8192 rows,
+# batch 128, 2 epochs, one BLAS thread, alternating in one process, load ~2) a fit with it took
+# 0.36-0.43 s against 0.27-0.30 s with optimizers.Adam.step (SGD, which never uses it: equal).
+ADAM_KERNEL_IN_FIT = False
+
+
 def optimizer_step(opt, params, grads) -> bool:
     """Take ``opt.step(params, grads)`` in one compiled pass over the flat vectors where a
     kernel does exactly that step — Adam without AMSGrad or weight decay (``_kernels._adam``:
