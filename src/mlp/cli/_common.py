@@ -17,7 +17,13 @@ import numpy as np
 from .. import io
 from .._safetensors import check_writable_file
 from ..data import align_classes, load_data
-from ..training.options import OPTIONS, loss_for
+from ..training.options import (
+    OPTIONS,
+    loss_for,
+    parse_nonneg_float,
+    parse_positive_float,
+    parse_positive_int,
+)
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -111,30 +117,10 @@ def fraction(text: str) -> float:
     return value
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (value >= 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
+# The flag parsers shared with fit's option table (one copy: training.options).
+positive_float = parse_positive_float
+nonneg_float = parse_nonneg_float
+positive_int = parse_positive_int
 
 
 def seed(text: str) -> int:
