@@ -21,11 +21,11 @@ import json
 import math
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from ._progress import tqdm_bar
 from .data import (
     TASKS,
     StandardScaler,
@@ -95,21 +95,6 @@ class _Targets:
         where = self.where
         y_u, classes, task = encode_target(self.keys, task=task, what=self.what, where=lambda i: where[i])
         return y_u, classes, task
-
-
-def _progress(progress, total: int, desc: str):
-    if progress is None:
-        isatty = getattr(sys.stderr, "isatty", None)
-        progress = bool(isatty and isatty())
-    if not progress:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if progress is True:
-            raise ImportError("a progress bar needs tqdm: pip install 'mlp[progress]'") from None
-        return None
-    return tqdm(total=total, unit="B", unit_scale=True, desc=desc, file=sys.stderr, dynamic_ncols=True)
 
 
 class _Writer:
@@ -317,7 +302,7 @@ def convert(source, out, *, target: str | None = None, task: str = "auto", dtype
         raise ValueError(f"{out}: the output folder cannot be the source")
     np_dtype = np.dtype(str(dtype))
     size = sum(f.stat().st_size for f in _parquet_files(src)) if parquet else src.stat().st_size
-    bar = _progress(progress, size, f"convert {src.name}")
+    bar = tqdm_bar(progress, total=size, unit="B", unit_scale=True, desc=f"convert {src.name}")
 
     if parquet:
         files = _parquet_files(src)

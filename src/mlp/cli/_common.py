@@ -99,24 +99,6 @@ def parse_hidden(text: str) -> list[int]:
     return sizes
 
 
-def parse_batch(text: str):
-    if text.strip().lower() in ("full", "none", "all"):
-        return "full"
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"--batch-size must be a positive integer or 'full', got {text!r}")
-    return int(text)
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
 # The flag parsers shared with fit's option table (one copy: training.options).
 positive_float = parse_positive_float
 nonneg_float = parse_nonneg_float
@@ -140,6 +122,16 @@ def add_data_options(p) -> None:
     p.add_argument("--noise", type=nonneg_float, metavar="SD", help="noise of a generated data set")
     p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                    help="ignore this CSV column (an ID or text column); repeat for more")
+
+
+def add_model_data_arguments(p) -> None:
+    """MODEL and DATA positionals, DATA's options and how its columns meet the model's (predict,
+    evaluate)."""
+    p.add_argument("model", metavar="MODEL", help="a model file written by mlp train (.safetensors)")
+    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, or a "
+                                                 "built-in data set name")
+    add_data_options(p)
+    add_column_options(p)
 
 
 def add_column_options(p) -> None:

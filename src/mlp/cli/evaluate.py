@@ -9,8 +9,7 @@ import numpy as np
 from ..losses import get as get_loss
 from ._common import (
     CLIError,
-    add_column_options,
-    add_data_options,
+    add_model_data_arguments,
     class_indices,
     fmt,
     load_model,
@@ -28,11 +27,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="score a saved model on labelled DATA",
                        description="Loss and accuracy with a confusion matrix (classifiers), or loss, "
                                    "R², MSE and MAE (regression).")
-    p.add_argument("model", metavar="MODEL", help="a model file written by mlp train (.safetensors)")
-    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, or a "
-                                                 "built-in data set name")
-    add_data_options(p)
-    add_column_options(p)
+    add_model_data_arguments(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.set_defaults(func=run)
 

@@ -9,8 +9,7 @@ import sys
 from .. import io
 from ._common import (
     CLIError,
-    add_column_options,
-    add_data_options,
+    add_model_data_arguments,
     check_out_folder,
     load_model,
     note,
@@ -22,11 +21,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="predict DATA with a saved model",
                        description="Write one prediction per example of DATA as CSV (to stdout or --out). "
                                    "The model's input scaling is applied; a target column is ignored.")
-    p.add_argument("model", metavar="MODEL", help="a model file written by mlp train (.safetensors)")
-    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, or a "
-                                                 "built-in data set name")
-    add_data_options(p)
-    add_column_options(p)
+    add_model_data_arguments(p)
     p.add_argument("--out", metavar="FILE", help="CSV file to write (default: stdout)")
     p.add_argument("--proba", action="store_true", help="also write class probabilities")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 
 import numpy as np
 
 from .. import losses as _losses
 from .. import sources as _sources
+from .._progress import tqdm_bar
 from .._relu_care import ReluCare, relu_layers
 from ..callbacks import Callback, EarlyStopping
 from ..diagnostics import Monitor
@@ -249,18 +249,8 @@ class ProgressBar(Hook):
     @classmethod
     def make(cls, progress, total: int):
         """The hook, or None when no bar is shown."""
-        if progress is None:
-            isatty = getattr(sys.stderr, "isatty", None)
-            progress = bool(isatty and isatty())
-        if not progress:
-            return None
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            if progress is True:
-                raise ImportError("progress=True needs tqdm: pip install 'mlp[progress]'") from None
-            return None
-        return cls(tqdm(total=total, unit="epoch", desc="fit", file=sys.stderr, dynamic_ncols=True))
+        bar = tqdm_bar(progress, total=total, unit="epoch", desc="fit")
+        return None if bar is None else cls(bar)
 
     def after_record(self, run):
         post = {"loss": f"{run.loss:.4g}"}
