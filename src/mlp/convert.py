@@ -35,7 +35,7 @@ from .data import (
     encode_target,
 )
 
-__all__ = ["convert"]
+__all__ = ["convert", "scaler_of"]
 
 FORMAT = "mlp-shards"
 CHUNK_ROWS = 8192
@@ -68,6 +68,20 @@ class _Stats:
         std = np.sqrt(self.m2 / self.count)
         tiny = 1e-12 * np.maximum(self.maxabs, 1.0)        # as StandardScaler.fit
         return StandardScaler(self.mean, np.where(std > tiny, std, 1.0))
+
+
+def scaler_of(chunks, what: str = "X") -> StandardScaler:
+    """The ``StandardScaler`` of rows given in chunks, in one streaming pass (float64; one chunk
+    gives exactly ``StandardScaler.fit``'s statistics). ValueError naming NaN or infinite values."""
+    stats = _Stats()
+    for chunk in chunks:
+        chunk = np.asarray(chunk, dtype=np.float64)
+        if not np.isfinite(chunk).all():
+            raise ValueError(f"{what} contains NaN or infinite values")
+        stats.add(chunk)
+    if stats.count == 0:
+        raise ValueError(f"{what} is empty: 0 examples")
+    return stats.scaler()
 
 
 class _Targets:

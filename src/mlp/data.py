@@ -49,7 +49,7 @@ from ._targets import (
 )
 
 __all__ = ["MAX_AUTO_CLASSES", "TASKS", "Data", "StandardScaler", "align_classes", "class_key",
-           "encode_target", "load_csv", "load_data", "load_npz", "too_many_classes"]
+           "encode_array_target", "encode_target", "load_csv", "load_data", "load_npz", "too_many_classes"]
 
 # --------------------------------------------------------------------------- CSV
 
@@ -312,7 +312,17 @@ def load_npz(path, *, task: str = "auto", need_target: bool = True, classes=None
         return data
     if y.shape[:1] != X.shape[:1] or y.ndim > 2:
         raise ValueError(f"{path}: y has shape {y.shape} but X has {X.shape[0]} rows")
-    what = f"{path}: y"
+    data.y, data.classes, data.task = encode_array_target(y, task=task, classes=classes, what=f"{path}: y")
+    data.target_name = "y"
+    return data
+
+
+def encode_array_target(y, *, task: str = "auto", classes=None, what: str = "y"):
+    """``encode_target`` for a target array (an ``.npz``'s or ``.npy``'s y): (y, classes, task).
+
+    Several numeric columns are a regression target; one column (or 1-D) of numbers or
+    strings goes through ``encode_target``."""
+    y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
         if y.dtype.kind not in "biuf" or task == "classification" or classes is not None:
             raise ValueError(f"{what} has {y.shape[1]} columns: only a numeric regression target "
@@ -320,18 +330,15 @@ def load_npz(path, *, task: str = "auto", need_target: bool = True, classes=None
         y = y.astype(np.float64)
         if not np.all(np.isfinite(y)):
             raise ValueError(f"{what} contains NaN or infinite values")
-        data.y, data.task = y, "regression"
+        return y, None, "regression"
+    flat = y.reshape(-1)
+    if flat.dtype.kind in "US":
+        values = [str(v) for v in flat]
+    elif flat.dtype.kind in "biuf":
+        values = flat.astype(np.float64).tolist()
     else:
-        flat = y.reshape(-1)
-        if flat.dtype.kind in "US":
-            values = [str(v) for v in flat]
-        elif flat.dtype.kind in "biuf":
-            values = flat.astype(np.float64).tolist()
-        else:
-            raise ValueError(f"{what} has dtype {flat.dtype}: use numbers or strings")
-        data.y, data.classes, data.task = encode_target(values, task=task, classes=classes, what=what)
-    data.target_name = "y"
-    return data
+        raise ValueError(f"{what} has dtype {flat.dtype}: use numbers or strings")
+    return encode_target(values, task=task, classes=classes, what=what)
 
 
 # --------------------------------------------------------------------------- dispatch

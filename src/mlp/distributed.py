@@ -23,6 +23,12 @@ A worker that dies (killed, out of memory) stops the others; the launcher raises
 refused before any process starts. A machine other than the master that cannot reach
 ``master_addr:master_port`` within ``timeout`` seconds gets one clear error.
 
+Under the ``torchrun`` launcher (or any launcher that sets torchrun's environment:
+``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), a process is
+already one rank: :func:`launched` reads that environment, :func:`join_launched` joins
+the group, and the process's own ``fit(engine="torch")`` then trains data-parallel
+(``mlp train`` does this by itself; rank 0 alone writes files).
+
 PyTorch is imported inside the functions that use it: ``import mlp`` needs NumPy alone.
 """
 
@@ -38,6 +44,7 @@ import socket
 import sys
 import tempfile
 import time
+import warnings
 from datetime import timedelta
 
 import numpy as np
@@ -47,7 +54,7 @@ from . import torch_engine as _engine
 from .callbacks import Checkpoint
 from .torch_engine import shard_bounds
 
-__all__ = ["WorkerFailed", "fit", "shard_bounds"]
+__all__ = ["WorkerFailed", "fit", "join_launched", "launched", "leave", "shard_bounds"]
 
 #: Seconds a process waits for the others (joining the group, every collective).
 DEFAULT_TIMEOUT = 60.0
@@ -85,6 +92,66 @@ def wait_for_master(addr: str, port: int, timeout: float) -> None:
         except OSError as exc:
             last = exc.strerror or type(exc).__name__
             time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
+
+
+#: The environment variables a torchrun-style launcher sets in every process it starts.
+LAUNCHER_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def launched(environ=None) -> dict | None:
+    """``{"rank", "world", "local_rank", "master_addr", "master_port"}`` when this process was
+    started by ``torchrun`` (all of ``LAUNCHER_ENV`` set), else None; ValueError for values that
+    are not numbers."""
+    env = os.environ if environ is None else environ
+    if not all(env.get(k) for k in LAUNCHER_ENV):
+        return None
+    try:
+        rank, world, local = int(env["RANK"]), int(env["WORLD_SIZE"]), int(env["LOCAL_RANK"])
+        port = int(env["MASTER_PORT"])
+    except ValueError:
+        raise ValueError("the launcher's environment is not numbers: RANK="
+                         f"{env['RANK']!r} WORLD_SIZE={env['WORLD_SIZE']!r} LOCAL_RANK={env['LOCAL_RANK']!r} "
+                         f"MASTER_PORT={env['MASTER_PORT']!r}") from None
+    if world < 1 or not 0 <= rank < world or local < 0:
+        raise ValueError(f"the launcher's environment is inconsistent: RANK={rank}, WORLD_SIZE={world}, "
+                         f"LOCAL_RANK={local}")
+    return {"rank": rank, "world": world, "local_rank": local, "master_addr": env["MASTER_ADDR"],
+            "master_port": port}
+
+
+def join_launched(info: dict, device: str | None = "cpu", timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Join the process group a torchrun launcher set up (``info`` from :func:`launched`);
+    returns the device this rank trains on ("cuda" becomes this rank's own GPU, "cuda:LOCAL_RANK").
+    One ValueError when the master cannot be reached within ``timeout`` seconds."""
+    torch = _engine.require_torch()
+    import torch.distributed as dist
+
+    device = device or "cpu"
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device must be 'cpu' or 'cuda' for distributed training, got {device!r}")
+    if device == "cuda":
+        device = f"cuda:{info['local_rank']}"
+    if info["rank"] > 0:
+        wait_for_master(info["master_addr"], info["master_port"], timeout)
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    threads = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    torch.set_num_threads(threads)
+    try:
+        dist.init_process_group(backend, init_method="env://", rank=info["rank"], world_size=info["world"],
+                                timeout=timedelta(seconds=timeout))
+    except Exception as exc:                 # noqa: BLE001 - one line
+        raise ValueError(f"rank {info['rank']} could not join the process group at "
+                         f"{info['master_addr']}:{info['master_port']} within {timeout:g} s: "
+                         f"{' '.join(str(exc).split())}") from None
+    return device
+
+
+def leave() -> None:
+    """Leave the process group joined by :func:`join_launched` (nothing if none)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _portable(a, name):
@@ -128,10 +195,14 @@ def _worker(local_rank: int, cfg: _Config) -> None:
                                     if not isinstance(cb, Checkpoint)
                                     and not getattr(cb, "rank0_only", False)]
         signal.signal(signal.SIGINT, _engine.request_stop)   # Ctrl-C: all ranks stop after one batch
-        history = net.fit(cfg.X, cfg.y, **options)
+        with warnings.catch_warnings(record=True) as caught:     # given to the launcher, said once
+            warnings.simplefilter("always")
+            history = net.fit(cfg.X, cfg.y, **options)
         if local_rank == 0:
+            said = [(str(w.message), w.category) for w in caught] if rank == 0 else []
             with open(os.path.join(cfg.workdir, f"result-{cfg.node_rank}.pkl"), "wb") as f:
-                pickle.dump({"params": net.params, "train_state": net.train_state, "history": history}, f)
+                pickle.dump({"params": net.params, "train_state": net.train_state, "history": history,
+                             "warnings": said}, f)
         code = 0
     except BaseException as exc:             # noqa: BLE001 - passed on to the launcher
         _report(cfg, rank, exc)
@@ -262,6 +333,8 @@ def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, maste
             result = pickle.load(f)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    for message, category in result.get("warnings", ()):   # rank 0's warnings, here where they show
+        warnings.warn(message, category, stacklevel=2)
     net.params = result["params"]
     net.train_state = result["train_state"]
     net.history = result["train_state"].history

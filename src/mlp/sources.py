@@ -521,7 +521,8 @@ def read_all(rows) -> np.ndarray:
     return np.asarray(rows)
 
 
-def open_source(path, *, targets=None, target: str | None = None, scale: bool = False, workdir=None):
+def open_source(path, *, targets=None, target: str | None = None, scale: bool = False, workdir=None,
+                task: str = "auto"):
     """Training data that may not fit in memory, as ``(X, y, meta)``.
 
     * ``X.npy`` with ``targets="y.npy"``: both memory-mapped;
@@ -536,6 +537,9 @@ def open_source(path, *, targets=None, target: str | None = None, scale: bool = 
         if targets is None:
             raise ValueError(f"{path}: a .npy file of inputs needs its targets in a second one "
                              "(--targets y.npy)")
+        if target is not None:
+            raise ValueError(f"{path}: --target names a column of a CSV or Parquet file; a .npy file of "
+                             "inputs takes its targets from --targets y.npy")
         X = open_npy(path)
         y = open_npy(targets)
         if X.ndim != 2:
@@ -548,10 +552,13 @@ def open_source(path, *, targets=None, target: str | None = None, scale: bool = 
         return MappedRows([X], name=str(path)), MappedRows([y], name=str(targets)), {}
     if targets is not None:
         raise ValueError("--targets goes with a .npy file of inputs")
+    if target is not None and path.suffix != ".parquet" and not any(path.glob("*.parquet")):
+        raise ValueError(f"{path}: --target names a column of a CSV or Parquet file; a folder of shards "
+                         "holds its targets in y arrays")
     if path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
         work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="mlp-parquet-"))
         out = work / "shards"
-        _convert.convert(path, out, target=target, progress=False)
+        _convert.convert(path, out, target=target, task=task, progress=False)
         return open_shards(out, scale=scale)
     return open_shards(path, scale=scale)
 

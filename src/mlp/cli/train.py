@@ -26,6 +26,7 @@ from ..data import load_data
 from ..network import Network
 from ..training.data import validation_rows
 from ..training.options import OPTIONS, cli_flags, loss_for, resumed
+from . import _scale
 from ._checks import check_values, data_warnings, fit_scaler, target_line
 from ._common import (
     EXIT_INTERRUPTED,
@@ -52,9 +53,12 @@ def add_parser(sub) -> None:
                        description="Train a network on DATA and save it as a safetensors model file. "
                                    "Inputs are standardised (stored in the model) unless --no-scale. "
                                    "Ctrl-C saves a checkpoint that --resume continues exactly.")
-    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, or a "
-                                                 "built-in data set name (see mlp datasets)")
+    p.add_argument("data", metavar="DATA", help="a .csv or .npz file, '-' for standard input, a "
+                                                 "built-in data set name (see mlp datasets); bigger than "
+                                                 "memory: a .npy file (with --targets), a folder of "
+                                                 ".npy/.npz shards, or a .parquet file")
     add_data_options(p)
+    _scale.add_flags(p)
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                    help="how to read the target (default: text or integers are classes, else regression)")
     p.add_argument("--hidden", type=parse_hidden, metavar="SIZES",
@@ -174,19 +178,31 @@ class _Run:
     chosen: str = ""                                # where the target column came from
     metadata: dict = field(default_factory=dict)
     cut: bool = False                               # a second Ctrl-C cut an epoch short
+    launch: dict | None = None                      # several processes (_scale.plan), None: this one
+    rank: int = 0                                   # this process's rank: only rank 0 writes files
+    source_meta: dict = field(default_factory=dict)  # a shard folder's meta.json
+    workdir: object = None                          # a Parquet file's temporary shards
 
 
 def _read(r: _Run) -> None:
     args, net = r.args, r.net
     target = args.target if args.target is not None else r.meta0.get("target")
-    r.data = data = load_data(args.data, target=target, task=args.task, seed=args.data_seed, n=args.n,
-                              noise=args.noise, classes=net.classes_ if net is not None else None,
-                              drop=args.drop)
+    if _scale.is_big(args.data, args.targets):      # memory-mapped: .npy + --targets, shards, Parquet
+        r.workdir = _scale.workdir(args)
+        r.data, r.source_meta, r.chosen = _scale.read(args, net.classes_ if net is not None else None,
+                                                      r.workdir and r.workdir.name)
+        data = r.data
+    else:
+        r.data = data = load_data(args.data, target=target, task=args.task, seed=args.data_seed, n=args.n,
+                                  noise=args.noise, classes=net.classes_ if net is not None else None,
+                                  drop=args.drop)
     if data.task == "regression" and net is not None and net.classes_ is not None:
         raise CLIError("the checkpoint is a classifier but the data has a numeric target")
     if data.n_examples < 2:
         raise CLIError(f"{args.data} has {data.n_examples} example: too few to train on")
-    if args.target is not None:
+    if r.chosen:
+        pass
+    elif args.target is not None:
         r.chosen = "--target"
     elif r.meta0.get("target") is not None:
         r.chosen = "the checkpoint's"
@@ -227,8 +243,11 @@ def _new_run(r: _Run) -> None:
     if r.split is None:
         r.split = 0.1 if r.early else 0.0
     dtype = np.float64 if args.dtype == "float64" else np.float32
-    check_values(data, dtype)
-    r.scaler = None if args.no_scale else fit_scaler(data)
+    if _scale.is_lazy(data):        # on disk: checked by fit's streaming pass, scaled from meta or one pass
+        r.scaler = None if args.no_scale else _scale.scaler(data, r.source_meta)
+    else:
+        check_values(data, dtype)
+        r.scaler = None if args.no_scale else fit_scaler(data)
     r.net = Network.from_sizes([data.n_features, *hidden, n_out], hidden=args.activation,
                                output=out_act, init=args.init, seed=r.seed,
                                dtype=dtype)
@@ -255,7 +274,10 @@ def _split(r: _Run) -> None:
             raise CLIError(f"--validation-split {r.split} leaves no training or no validation example "
                            f"out of {data.n_examples}") from None
         lab = (labels[tr], labels[val]) if labels is not None else (None, None)
-        r.parts = (X[tr], y[tr], X[val], y[val], *lab)
+        if _scale.is_lazy(data):    # views of the memory map: nothing read
+            r.parts = (X.take(tr), y[tr], X.take(val), y[val], *lab)
+        else:
+            r.parts = (X[tr], y[tr], X[val], y[val], *lab)
     else:
         r.parts = (X, y, None, None, labels, None)
     if r.early and r.parts[2] is None:
@@ -349,7 +371,7 @@ def _fit(r: _Run, kwargs: dict, stop: StopOnSignal) -> tuple[bool, float]:
     if not r.args.quiet:
         what = f"resuming at epoch {r.completed} of " if r.completed else ""
         message = "".join(f"mlp: {line}\n" for line in [target_line(r.data, r.chosen)]) + "".join(
-            f"mlp: warning: {line}\n" for line in data_warnings(r.data))
+            f"mlp: warning: {line}\n" for line in ([] if _scale.is_lazy(r.data) else data_warnings(r.data)))
         message += (f"mlp: {what}training {'-'.join(map(str, net.sizes))} ({net.n_params} parameters) on "
                     f"{r.data.source}: {X_tr.shape[0]} examples"
                     + (f", {X_val.shape[0]} for validation" if X_val is not None else "")
@@ -366,7 +388,7 @@ def _fit(r: _Run, kwargs: dict, stop: StopOnSignal) -> tuple[bool, float]:
         try:
             try:
                 stop.armed = True
-                net.fit(X_tr, y_tr, callbacks=callbacks, **kwargs)
+                _scale.fit(r.launch, net, X_tr, y_tr, callbacks, kwargs, message)
             finally:
                 stop.armed = False
         except KeyboardInterrupt:
@@ -378,7 +400,8 @@ def _fit(r: _Run, kwargs: dict, stop: StopOnSignal) -> tuple[bool, float]:
 
 
 def _accuracy(net, X, y) -> float:
-    return float(np.mean(class_indices(net, X) == y))
+    found = _scale.class_indices(net, X) if _scale.is_lazy(X) else class_indices(net, X)
+    return float(np.mean(found == y))
 
 
 def _final(r: _Run, history, seconds: float) -> dict:
@@ -403,6 +426,8 @@ def _final(r: _Run, history, seconds: float) -> dict:
 
 def _save(r: _Run, history, interrupted: bool, seconds: float, final: dict) -> int:
     args, net, done = r.args, r.net, r.metadata["epochs"]
+    if r.rank != 0:                 # several processes: rank 0 writes the files
+        return EXIT_INTERRUPTED if interrupted else 0
     if interrupted:
         save_quietly(net, r.checkpoint, history=history, train_state=net.train_state)
         if r.cut:
@@ -433,9 +458,19 @@ def run(args) -> int:
     check_out_folder(args.out, inputs={"data file": args.data, "checkpoint to resume": args.resume})
     if args.checkpoint or args.checkpoint_every:
         check_out_folder(r.checkpoint, "--checkpoint", inputs={"data file": args.data})
+    r.launch = _scale.plan(args)
     if args.resume:
         r.net = load_model(args.resume, checkpoint=True)
         r.meta0 = r.net.metadata or {}
+    try:
+        return _run(r)
+    finally:
+        _scale.leave(r.launch)
+        if r.workdir is not None:
+            r.workdir.cleanup()
+
+
+def _run(r: _Run) -> int:
     _read(r)
     if r.net is not None:
         _resumed_run(r)
@@ -444,6 +479,9 @@ def run(args) -> int:
     _split(r)
     _metadata(r)
     kwargs = _fit_kwargs(r)
+    r.rank = _scale.join(r.launch, kwargs)
+    if r.rank != 0:
+        r.args.quiet = True
     with StopOnSignal() as stop:     # from here on, Ctrl-C ends in a checkpoint (or says why not)
         interrupted, seconds = _fit(r, kwargs, stop)
         net = r.net

@@ -369,10 +369,13 @@ engine : str, default "numpy"
     Who runs the steps: a name from ``mlp.training.steps.ENGINES`` (the
     step factory); "numpy" is this package's own, "torch" runs each step with
     PyTorch on ``device`` (``mlp.torch_engine``: same formulas, same batches and
-    order, the same History; needs ``pip install 'mlp[torch]'``).""", _engine),
+    order, the same History; needs ``pip install 'mlp[torch]'``).""", _engine,
+         cli={"choices": ("numpy", "torch"), "metavar": "NAME",
+              "help": "who runs the steps: numpy (default) or torch (PyTorch; pip install 'mlp[torch]')"}),
     _opt("device", None, """
 device : str, optional
-    With engine="torch": "cpu" (default), "cuda", "cuda:N" or "mps".""", _device),
+    With engine="torch": "cpu" (default), "cuda", "cuda:N" or "mps".""", _device,
+         cli={"metavar": "DEVICE", "help": "with --engine torch: cpu (default), cuda, cuda:N or mps"}),
 ])
 
 #: The order in which ``FitOptions.check`` validates (the data come first, in ``data.prepare``).
