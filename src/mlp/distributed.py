@@ -238,11 +238,35 @@ def _report(cfg, rank, exc) -> None:
 
 
 def _first_error(workdir):
-    found = sorted(p for p in os.listdir(workdir) if p.startswith("error-"))
-    if not found:
-        return None
-    with open(os.path.join(workdir, found[0]), "rb") as f:
-        return pickle.load(f)
+    """The error a worker reported, its own before one that only followed a peer's failure
+    (a torch.distributed error: the connection to a dead rank), lowest rank first."""
+    errors = []
+    for name in sorted(p for p in os.listdir(workdir) if p.startswith("error-")):
+        with open(os.path.join(workdir, name), "rb") as f:
+            errors.append(pickle.load(f))
+    own = [e for e in errors if not _follows_a_peer(e)]
+    return (own or errors or [None])[0]
+
+
+def _follows_a_peer(exc) -> bool:
+    try:
+        import torch.distributed as dist
+    except ImportError:                      # pragma: no cover - torch is there when workers ran
+        return False
+    return isinstance(exc, getattr(dist, "DistError", ())) or "Connection closed by peer" in str(exc)
+
+
+def _killed(context):
+    """(rank, signal name) of the first worker killed by a signal other than the SIGTERM that
+    torch sends the survivors after a failure, else None."""
+    for i, proc in enumerate(context.processes):
+        code = proc.exitcode
+        if code is not None and code < 0 and -code != signal.SIGTERM:
+            try:
+                return i, signal.Signals(-code).name
+            except ValueError:
+                return i, f"signal {-code}"
+    return None
 
 
 def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, master_addr: str = "127.0.0.1",
@@ -317,14 +341,19 @@ def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, maste
                   device=device, backend=backend, timeout=float(timeout), threads=threads, workdir=workdir)
     try:
         try:
-            _join(tmp.start_processes(_worker, args=(cfg,), nprocs=nproc, join=False, start_method="spawn"))
+            context = tmp.start_processes(_worker, args=(cfg,), nprocs=nproc, join=False,
+                                          start_method="spawn")
+            _join(context)
         except tmp.ProcessExitedException as exc:
-            error = _first_error(workdir)
+            killed = _killed(context)          # a killed worker, not the others' errors that followed it
+            error = None if killed else _first_error(workdir)
             if error is not None:
                 raise error from None
-            how = (f"killed by signal {exc.signal_name}" if getattr(exc, "signal_name", None)
-                   else f"exit code {exc.exit_code}")
-            raise WorkerFailed(f"worker {exc.error_index} of {nproc} died ({how}); training stopped and "
+            index, how = exc.error_index, f"exit code {exc.exit_code}"
+            if killed or getattr(exc, "signal_name", None):
+                index, name = killed or (exc.error_index, exc.signal_name)
+                how = f"killed by signal {name}"
+            raise WorkerFailed(f"worker {index} of {nproc} died ({how}); training stopped and "
                                "the network is unchanged") from None
         except tmp.ProcessRaisedException as exc:        # pragma: no cover - _worker reports instead
             raise WorkerFailed(f"a worker failed: {str(exc).strip().splitlines()[-1]}") from None
