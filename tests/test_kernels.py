@@ -99,7 +99,7 @@ def test_adam_kernel_equals_twin_and_optimizer(dtype, form):
     p = rng.standard_normal(1000).astype(dtype)
     g = rng.standard_normal(1000).astype(dtype)
     m, v = rng.standard_normal(1000).astype(dtype) * 0.1, rng.random(1000).astype(dtype)
-    (_, a1), (_, a2) = run("adam", p, g, m, v, 0.9, 0.999, 1e-3, 1e-8)
+    (_, a1), (_, a2) = run("adam", p, g, m, v, *(dtype(c) for c in (0.9, 0.1, 0.999, 1 - 0.999, 1e-3, 1e-8)))
     for i in (0, 2, 3):
         close(a1[i], a2[i], dtype)
 
@@ -164,7 +164,25 @@ def test_fit_same_with_and_without_kernels(optimizer, monkeypatch):
         results.append((np.array(h.loss), np.array(h.metrics.get("accuracy", h.loss)), net.params.copy()))
     for other in results[1:]:
         np.testing.assert_allclose(results[0][0], other[0], rtol=1e-5)
+        np.testing.assert_array_equal(results[0][1], other[1])      # the kernel's count of correct ones
         np.testing.assert_allclose(results[0][2], other[2], rtol=1e-4, atol=1e-5)
+
+
+def test_counted_correct_only_for_the_batch_it_counted():
+    """RunningAccuracy takes the fused kernel's count only for the very batch the kernel saw."""
+    rng = np.random.default_rng(3)
+    net = mlp.Network.from_sizes([4, 8, 5], hidden="relu", output="softmax", seed=0)
+    X, y = rng.standard_normal((40, 4)).astype(np.float32), rng.integers(0, 5, 40)
+    net.loss_and_grad(X, y, "cross_entropy")
+    assert _fast.counted_correct(net, X) == int(np.count_nonzero(net.layers[-1].h.argmax(axis=1) == y))
+    assert _fast.counted_correct(net, X.copy()) is None
+    with mlp.fast_paths(True):
+        _fast.COMPILED = False
+        try:
+            net.loss_and_grad(X, y, "cross_entropy")
+        finally:
+            _fast.COMPILED = True
+    assert _fast.counted_correct(net, X) is None
 
 
 def test_import_mlp_does_not_import_numba():
@@ -286,3 +304,95 @@ def test_compiled_loop_steps_aside_for_a_callback():
     mlp.Network.from_sizes([2, 2, 1], seed=0).fit(X, y, loss="mse", epochs=50, callbacks=[Count()],
                                                   progress=False)
     assert seen == list(range(1, 51))
+
+
+# -- an epoch's batches in compiled calls (_fast.EpochLoop, steps.CompiledBatches) ---------------
+def _fit_paths(make_net, X, y, **kwargs):
+    """(History, params, grads, caches) of the same fit: compiled epochs, the NumPy fast path, plain."""
+    out = []
+    for compiled, fast in ((True, True), (False, True), (False, False)):
+        net = make_net()
+        old, _fast.COMPILED = _fast.COMPILED, compiled
+        try:
+            with mlp.fast_paths(fast):
+                h = net.fit(X, y, progress=False, seed=0, **kwargs)
+        finally:
+            _fast.COMPILED = old
+        caches = [(la.x.copy(), la.z.copy(), la.h.copy(), la.delta.copy()) for la in net.layers]
+        out.append((h, net.params.copy(), net.grads.copy(), caches, net.train_state.optimizer.t,
+                    net.train_state.step))
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_compiled_epochs_equal_the_per_batch_paths(dtype, optimizer, shuffle, monkeypatch):
+    """A fit whose epochs run in compiled calls (several per epoch: MAX_ROWS) gives the History,
+    parameters, gradients, the layers' caches and step counts of the per-batch paths; and it did run."""
+    monkeypatch.setattr(mlp.training.steps.CompiledBatches, "MAX_ROWS", 100)
+    calls = []
+    real = _fast.EpochLoop.run
+    monkeypatch.setattr(_fast.EpochLoop, "run", lambda self, *a: calls.append(a[1:]) or real(self, *a))
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((530, 12)).astype(dtype)
+    y = rng.integers(0, 4, 530)
+    runs = _fit_paths(lambda: mlp.Network.from_sizes([12, 16, 8, 4], hidden="relu", output="softmax", seed=0,
+                                                     dtype=dtype),
+                      X, y, optimizer=optimizer, epochs=4, batch_size=64, shuffle=shuffle)
+    assert calls and calls[0] == (0, 1) and (8, 9) in calls      # 9 batches per epoch, one per call
+    tol = TOL[dtype]
+    for other in runs[1:]:
+        np.testing.assert_allclose(runs[0][0].loss, other[0].loss, rtol=tol["rtol"] * 10)
+        assert runs[0][0].metrics["accuracy"] == other[0].metrics["accuracy"]
+        np.testing.assert_allclose(runs[0][1], other[1], rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+        np.testing.assert_allclose(runs[0][2], other[2], rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+        for a, b in zip(runs[0][3], other[3]):
+            for u, w in zip(a, b):
+                np.testing.assert_allclose(u, w, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+        assert runs[0][4:] == other[4:]
+
+
+def test_compiled_epochs_hand_a_diverging_batch_back():
+    """A batch whose loss overflows is not trained by the kernel: the loop runs it, and the
+    divergence guard raises the same error on the same batch, the parameters restored alike."""
+    rng = np.random.default_rng(2)
+    X = (rng.standard_normal((300, 6)) * 50).astype(np.float32)
+    y = rng.integers(0, 3, 300)
+    found = []
+    for compiled in (True, False):
+        net = mlp.Network.from_sizes([6, 8, 3], hidden="relu", output="softmax", seed=0)
+        old, _fast.COMPILED = _fast.COMPILED, compiled
+        try:
+            with pytest.raises(mlp.errors.TrainingDiverged) as err:
+                net.fit(X, y, optimizer="sgd", lr=1e6, epochs=5, batch_size=32, progress=False, seed=0)
+        finally:
+            _fast.COMPILED = old
+        found.append((str(err.value), net.params.copy()))
+    assert found[0][0] == found[1][0]
+    np.testing.assert_allclose(found[0][1], found[1][1], rtol=1e-5)
+
+
+def test_compiled_epochs_decline_what_they_do_not_compute():
+    """Weights, another optimiser, a tanh layer, a per-batch callback: the usual per-batch loop."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((200, 5)).astype(np.float32), rng.integers(0, 3, 200)
+
+    class Count(mlp.callbacks.Callback):
+        def on_batch_end(self, *args):
+            pass
+    seen = []
+    real = _fast.EpochLoop.run
+    try:
+        _fast.EpochLoop.run = lambda self, *a: seen.append(1) or real(self, *a)
+        for hidden, kwargs in (("relu", {"sample_weight": np.ones(200)}), ("relu", {"optimizer": "rmsprop"}),
+                               ("tanh", {}), ("relu", {"callbacks": [Count()]}),
+                               ("relu", {"optimizer": "adam", "clip_norm": 1.0})):
+            net = mlp.Network.from_sizes([5, 6, 3], hidden=hidden, output="softmax", seed=0)
+            net.fit(X, y, epochs=2, batch_size=50, progress=False, **kwargs)
+        assert not seen
+        mlp.Network.from_sizes([5, 6, 3], hidden="relu", output="softmax", seed=0).fit(
+            X, y, epochs=2, batch_size=50, progress=False)
+        assert seen
+    finally:
+        _fast.EpochLoop.run = real

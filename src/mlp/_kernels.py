@@ -4,7 +4,9 @@ What this module owns: the element-wise passes of ``_fast.loss_and_grad`` and of
 optimiser update, fused and run on every core — bias + ReLU in one pass, the ReLU mask
 times ∂loss/∂h and the bias gradient in one pass, softmax + cross-entropy + δ + bias
 gradient + the count of correct predictions in one pass, the batch gather with its cast
-in one pass, Adam's update over the flat parameter vector in one pass. No formula lives
+in one pass, Adam's update over the flat parameter vector in one pass; and, for dense
+ReLU/softmax networks, an epoch's batches in one call (``_train_batches``: the same passes with
+NumPy's own OpenBLAS called for the products, no Python between batches). No formula lives
 here that ``layers``/``activations``/``losses``/``optimizers`` do not state: each kernel
 computes what its NumPy twin (``np_*`` below) computes, and ``tests/test_kernels.py``
 proves every pair equal to float round-off, and the fast path equal to the plain one
@@ -134,16 +136,19 @@ def _gather(X, idx, out):
             out[r, c] = X[src, c]
 
 
-def _adam(params, grads, m, v, beta1, beta2, step, eps_c):
-    """m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²; θ ← θ − step · m / (√v + eps_c)."""
-    a1, a2 = 1.0 - beta1, 1.0 - beta2
+def _adam(params, grads, m, v, beta1, a1, beta2, a2, step, eps_c):
+    """m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²; θ ← θ − m / (√v + eps_c) · step.
+
+    The scalars come in the parameters' dtype (a1 = 1 − β₁, a2 = 1 − β₂ rounded to it), so that
+    float32 parameters are updated in float32 arithmetic, operation for operation as
+    ``optimizers.Adam.step`` does with NumPy (and eight to a vector register, not four)."""
     for i in prange(params.shape[0]):
         g = grads[i]
         mi = beta1 * m[i] + a1 * g
         vi = beta2 * v[i] + a2 * (g * g)
         m[i] = mi
         v[i] = vi
-        params[i] -= step * mi / (math.sqrt(vi) + eps_c)
+        params[i] -= mi / (math.sqrt(vi) + eps_c) * step
 
 
 # -- tiny networks: many epochs in one compiled loop --------------------------------------------
@@ -352,7 +357,205 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
     out[1] = t
 
 
+# -- a whole epoch's batches of a dense ReLU/softmax network in one call ----------------------------
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride, sizes, params, grads,
+                   xb, zb, hb, gb, adam, lr, beta1, a1, beta2, a2, beta1_d, beta2_d, eps, t, m, v, scratch,
+                   per_example, alive, sums, counts):
+    """Batches ``first``…``stop − 1`` of one epoch of ``fit`` on a dense network with ReLU hidden
+    layers and a softmax output trained on integer labels with cross-entropy, by plain SGD (θ ← θ − η g)
+    or Adam (as ``optimizers.Adam``, step count ``t``; β₁, 1 − β₁, β₂, 1 − β₂ in the parameters'
+    dtype, ``beta1_d``, ``beta2_d`` in float64 for the bias corrections) — each batch exactly as the
+    per-batch fast path (``_fast.loss_and_grad`` with these kernels' passes, then the optimiser's
+    step), without Python between batches.
+
+    The matrix products go to ``gemm``: cblas_sgemm / cblas_dgemm of the OpenBLAS NumPy itself loaded
+    (a ctypes function, called here without Python: same library, same threads as ``np.matmul``).
+    Batch b holds rows ``order[b·bs:(b+1)·bs]`` of X; ``final_batch`` is the epoch's last batch (−1:
+    none in this call); ``stride`` ≥ bs is the buffers' batch size.
+    Layout as the fast path's: one example per column, zᵀ = W hᵀ + b. The flat vectors ``params`` and
+    ``grads`` hold every W row by row, then every b (``Network.params``); ``xb`` (the gathered batch,
+    rows), ``zb``, ``hb``, ``gb`` (zᵀ, hᵀ, δᵀ of every layer, layer l at Σ_{k<l} n_k · stride, each (n_l, n_b)
+    C-contiguous) are flat buffers. Per batch: the gather X[order[rows]] (cast), the forward products
+    with bias + ReLU in one pass (noting in ``alive`` the units with some z > 0, for ReLU care),
+    softmax cross-entropy + δ + its bias gradient + the count of correct predictions in one pass, the
+    backward products, ReLU′ ⊙ g + bias gradient in one pass; then the update. SGD is fused into the
+    backward pass as ``loss_and_grad(sgd_lr=η)`` does (δ times −η, W ← W + (−η δ) hᵀ in the product
+    itself) except on the epoch's last batch, whose ∂L/∂θ is kept in ``grads`` (θ ← θ − η g after it).
+    Adam writes ∂L/∂θ into ``grads`` and updates θ, m, v in one pass (flushing subnormal m, v every 64
+    steps as ``optimizers.Adam``).
+
+    A batch whose loss is not finite is not trained: the call stops before it (``counts[2]`` = its
+    index, else −1), and the caller runs it the usual way. ``sums[0]`` += each batch's loss times its
+    rows ("mean" reductions, ``per_example``) or its loss; ``counts[0]`` += correct predictions,
+    ``counts[1]`` += batches trained; ``counts[3]`` = Adam's step count afterwards. ``scratch``: three
+    entries of the parameters' dtype (Adam's step sizes, rounded to it as ``Adam.step`` rounds them, and
+    the dtype's smallest normal number).
+    """
+    n_layers = sizes.shape[0] - 1
+    n = X.shape[0]
+    n_in = sizes[0]
+    w_at = np.zeros(n_layers + 1, np.int64)
+    b_at = np.zeros(n_layers + 1, np.int64)
+    o_at = np.zeros(n_layers + 1, np.int64)
+    for l in range(n_layers):
+        w_at[l + 1] = w_at[l] + sizes[l + 1] * sizes[l]
+        o_at[l + 1] = o_at[l] + sizes[l + 1] * stride
+    b_at[0] = w_at[n_layers]
+    for l in range(n_layers):
+        b_at[l + 1] = b_at[l] + sizes[l + 1]
+    isz = params.itemsize
+    P, G = params.ctypes.data, grads.ctypes.data
+    XB, ZB, HB, GB = xb.ctypes.data, zb.ctypes.data, hb.ctypes.data, gb.ctypes.data
+    last = n_layers - 1
+    k = sizes[n_layers]
+    counts[2] = -1
+    for b in range(first, stop):
+        start = b * bs
+        nb = min(bs, n - start)
+        final = b == final_batch
+        # the gather, cast to the network's dtype
+        for r in range(nb):
+            row = order[start + r]
+            for c in range(n_in):
+                xb[r * n_in + c] = X[row, c]
+        # forward: zᵀ = W hᵀ, then bias + ReLU (hidden) or bias (output) in one pass
+        for l in range(n_layers):
+            a, o = sizes[l], sizes[l + 1]
+            if l == 0:
+                gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, o, nb, a, 1.0, P + w_at[0] * isz, a, XB, a, 0.0,
+                     ZB + o_at[0] * isz, nb)
+            else:
+                gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, o, nb, a, 1.0, P + w_at[l] * isz, a,
+                     HB + o_at[l - 1] * isz, nb, 0.0, ZB + o_at[l] * isz, nb)
+            base = o_at[l]
+            for j in range(o):
+                bj = params[b_at[l] + j]
+                row0 = base + j * nb
+                if l < last:
+                    active = 0                  # (no branch in the loop: it runs a vector at a time)
+                    for i in range(nb):
+                        z = zb[row0 + i] + bj
+                        zb[row0 + i] = z
+                        positive = z > 0
+                        hb[row0 + i] = z if positive else 0.0
+                        active += positive
+                    if active:
+                        alive[l, j] = True
+                else:
+                    for i in range(nb):
+                        zb[row0 + i] += bj
+        # softmax cross-entropy, δ (times −η for a fused SGD step), its bias gradient, correct ones
+        base = o_at[last]
+        total = 0.0
+        correct = 0
+        scale = 1.0 / nb if per_example else 1.0
+        factor = scale if (adam or final) else -lr * scale
+        for i in range(nb):
+            mx = zb[base + i]
+            for j in range(1, k):
+                if zb[base + j * nb + i] > mx:
+                    mx = zb[base + j * nb + i]
+            s = 0.0
+            for j in range(k):
+                e = math.exp(zb[base + j * nb + i] - mx)
+                hb[base + j * nb + i] = e
+                s += e
+            y = labels[order[start + i]]
+            total += math.log(s) + mx - zb[base + y * nb + i]
+            best = 0
+            inv = 1.0 / s
+            for j in range(k):
+                p = hb[base + j * nb + i] * inv
+                hb[base + j * nb + i] = p
+                if p > hb[base + best * nb + i]:
+                    best = j
+                gb[base + j * nb + i] = factor * p
+            gb[base + y * nb + i] = factor * (hb[base + y * nb + i] - 1.0)
+            if best == y:
+                correct += 1
+        value = total * scale
+        if not math.isfinite(value):
+            counts[2] = b
+            break
+        for j in range(k):
+            s = 0.0
+            for i in range(nb):
+                s += gb[base + j * nb + i]
+            grads[b_at[last] + j] = s
+        # backward: (∂loss/∂h below)ᵀ = Wᵀ δᵀ before W changes; dW = δᵀ h (or W += δᵀ h, fused SGD)
+        fused = not adam and not final
+        for l in range(last, -1, -1):
+            a, o = sizes[l], sizes[l + 1]
+            D = GB + o_at[l] * isz
+            if l > 0:
+                gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, a, nb, o, 1.0, P + w_at[l] * isz, a, D, nb, 0.0,
+                     GB + o_at[l - 1] * isz, nb)
+            C = (P if fused else G) + w_at[l] * isz
+            beta = 1.0 if fused else 0.0
+            if l == 0:
+                gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, o, a, nb, 1.0, D, nb, XB, a, beta, C, a)
+            else:
+                gemm(_ROW_MAJOR, _NO_TRANS, _TRANS, o, a, nb, 1.0, D, nb, HB + o_at[l - 1] * isz, nb, beta,
+                     C, a)
+            if fused:
+                for j in range(o):
+                    params[b_at[l] + j] += grads[b_at[l] + j]
+            if l > 0:       # δ below = g ⊙ [z > 0], and its bias gradient, in one pass
+                below = o_at[l - 1]
+                for j in range(a):
+                    s = 0.0
+                    row0 = below + j * nb
+                    for i in range(nb):
+                        d = gb[row0 + i] if zb[row0 + i] > 0 else 0.0
+                        gb[row0 + i] = d
+                        s += d
+                    grads[b_at[l - 1] + j] = s
+        # the update
+        if adam:
+            t += 1
+            c2 = math.sqrt(1.0 - beta2_d ** t)         # the bias corrections in float64, as Adam.step
+            scratch[0] = lr * c2 / (1.0 - beta1_d ** t)
+            scratch[1] = eps * c2
+            step = scratch[0]
+            eps_c = scratch[1]
+            for i in range(params.shape[0]):
+                g = grads[i]
+                mi = beta1 * m[i] + a1 * g
+                vi = beta2 * v[i] + a2 * (g * g)
+                m[i] = mi
+                v[i] = vi
+                params[i] -= mi / (math.sqrt(vi) + eps_c) * step
+            if t % 64 == 0:
+                tiny = scratch[2]
+                for i in range(params.shape[0]):
+                    if abs(m[i]) < tiny:
+                        m[i] = 0.0
+                    if abs(v[i]) < tiny:
+                        v[i] = 0.0
+        elif final:
+            scratch[0] = lr
+            eta = scratch[0]
+            for i in range(params.shape[0]):
+                params[i] -= eta * grads[i]
+        sums[0] += value * nb if per_example else value
+        counts[0] += correct
+        counts[1] += 1
+    counts[3] = t
+
+
 _KERNELS = ("bias_relu", "bias_add", "relu_delta", "row_sums", "softmax_ce", "gather", "adam")
+# Kernels whose sums may be re-associated (LLVM's "reassoc" flag, nothing else of fastmath): a sum
+# Σₙ over a row then runs eight lanes at a time instead of one add after another (a 4-cycle chain
+# per element); the result differs from the in-order sum by round-off only, as NumPy's own
+# pairwise sums do.
+_REASSOC = frozenset({"relu_delta", "row_sums", "softmax_ce"})
+# error_model="numpy": x / 0 gives ±inf or NaN as in NumPy (the twins), instead of numba's default
+# check-and-raise per division, a branch that keeps a loop from running a vector at a time (Adam's
+# update ran one float at a time: 0.25 ms more per step than NumPy's ten passes).
+_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 def get():
@@ -370,11 +573,14 @@ def get():
             ns = {}
             for name in _KERNELS:
                 fn = globals()["_" + name]
-                ns[name] = numba.njit(parallel=True, fastmath=False, cache=True, nogil=True)(fn)
-                ns[name + "_serial"] = numba.njit(fastmath=False, cache=True, nogil=True)(_serial_copy(fn))
+                fm = {"reassoc"} if name in _REASSOC else False
+                ns[name] = numba.njit(parallel=True, fastmath=fm, **_OPTIONS)(fn)
+                ns[name + "_serial"] = numba.njit(fastmath=fm, **_OPTIONS)(_serial_copy(fn))
             for fn in (_activate, _derivative):
-                globals()[fn.__name__] = numba.njit(fastmath=False, cache=True, inline="always")(fn)
-            ns["train_tiny"] = numba.njit(fastmath=False, cache=True, nogil=True)(_train_tiny)
+                globals()[fn.__name__] = numba.njit(fastmath=False, cache=True, inline="always",
+                                                    error_model="numpy")(fn)
+            ns["train_tiny"] = numba.njit(fastmath=False, **_OPTIONS)(_train_tiny)
+            ns["train_batches"] = numba.njit(fastmath={"reassoc"}, **_OPTIONS)(_train_batches)
             _COMPILED = types.SimpleNamespace(**ns)
     return _COMPILED or None
 
@@ -429,12 +635,12 @@ def np_gather(X, idx, out):
     np.take(X, idx, axis=0, out=out) if X.dtype == out.dtype else np.copyto(out, X[idx])
 
 
-def np_adam(params, grads, m, v, beta1, beta2, step, eps_c):
+def np_adam(params, grads, m, v, beta1, a1, beta2, a2, step, eps_c):
     m *= beta1
-    m += (1 - beta1) * grads
+    m += a1 * grads
     v *= beta2
-    v += (1 - beta2) * (grads * grads)
-    params -= step * m / (np.sqrt(v) + eps_c)
+    v += a2 * (grads * grads)
+    params -= m / (np.sqrt(v) + eps_c) * step
 
 
 TWINS = {name: globals()["np_" + name] for name in _KERNELS}

@@ -247,14 +247,21 @@ class Batches:
             self._fixed = list(self._batches(None))
         return self._fixed
 
-    def _batches(self, order):
+    def resume(self, order, first: int):
+        """The batches of an epoch with row order ``order`` (None: in order) from batch ``first`` (from 0)
+        on: where a step that trained the first ones itself hands the rest back."""
+        if order is None:
+            return self.epoch(None)[first:]
+        return self._batches(order, first)
+
+    def _batches(self, order, first=0):
         X, y, sw, labels, bs = self.X, self.y, self.sample_weight, self.labels, self.batch_size
         same = self._labels_are_y
         # Shuffled rows are gathered into two buffers taken in turn (no allocation per batch; the
         # previous batch stays intact while the next is in use), by _fast.gather: one compiled
         # pass where numba is installed. Without numba, X[rows] as before.
         bufs = self._buffers() if order is not None and _fast.kernels() is not None else None
-        for b in range(self.n_batches):
+        for b in range(first, self.n_batches):
             sl = slice(b * bs, (b + 1) * bs) if order is None else order[b * bs:(b + 1) * bs]
             yb = y[sl]
             if self.part is not None:

@@ -86,6 +86,9 @@ def _epochs(run: Run, hooks: list) -> None:
     # A step that can train whole epochs in one call (steps.TinyStep) is asked first; it trains
     # and records those it can, and declines (0) when an epoch needs the hooks below.
     bulk = getattr(step, "run_epochs", None)
+    # A step that can train an epoch's batches in compiled calls (steps.CompiledBatches) is asked
+    # next; it returns the batches it leaves to the loop (None: all of them, as usual).
+    bulk_batches = getattr(step, "run_batches", None)
     with CtrlC() as ctrl_c, np.errstate(over="ignore", invalid="ignore"):
         run.ctrl_c = ctrl_c
         left = run.opts.epochs
@@ -102,7 +105,8 @@ def _epochs(run: Run, hooks: list) -> None:
             for h in begin:
                 h.on_epoch_begin(run)
             run.start_steps()
-            for batch in run.batches.epoch(run.state.rng):
+            left_over = None if bulk_batches is None else bulk_batches(run, batch_end)
+            for batch in run.batches.epoch(run.state.rng) if left_over is None else left_over:
                 try:
                     value = step(batch)
                     if sync:

@@ -49,9 +49,10 @@ from .. import optimizers as _optimizers
 from .. import torch_engine as _torch_engine
 from .._registry import Registry
 from .._relu_care import CARE_TOL
+from .data import Batch
 
-__all__ = ["ENGINES", "DropoutStep", "FusedSGDStep", "Penalty", "PlainStep", "Step", "TinyStep", "make_step",
-           "numpy_step"]
+__all__ = ["ENGINES", "CompiledBatches", "DropoutStep", "FusedSGDStep", "Penalty", "PlainStep", "Step",
+           "TinyStep", "make_step", "numpy_step"]
 
 
 class Penalty:
@@ -103,7 +104,89 @@ class Step:
         """Nothing to repair: grads hold ∂L/∂θ of the last batch."""
 
 
-class PlainStep(Step):
+class CompiledBatches:
+    """Base of ``PlainStep`` (and so ``FusedSGDStep``) for a dense ReLU/softmax network on integer
+    labels, without penalties, clipping or dropout: the loop asks ``run_batches`` before each
+    epoch, and it trains the epoch's batches in compiled calls (``_fast.EpochLoop``: the per-batch
+    fast path without Python between batches) when every per-batch hook is one whose work it does
+    itself (the running loss and accuracy, ReLU care's note of active units); else it declines
+    (None) and the loop runs the batches one by one. The permutation is drawn from the fit's
+    generator as ``Batches.epoch`` draws it. A batch whose loss is not finite, and every batch
+    after it, is handed back to the loop (the divergence guard sees it as usual); Ctrl-C is seen
+    between calls (at most ``MAX_ROWS`` rows each)."""
+
+    MAX_ROWS = 1 << 16
+    bulk = True                 # False: a subclass whose batches the kernel cannot train
+    _BATCH_HOOKS = frozenset({"Meter", "RunningAccuracy", "ReluCareHook"})
+
+    def run_batches(self, run, batch_end):
+        if not self.bulk or self._extras or not self.lr > 0:
+            return None
+        loop = self._epoch_loop(run)
+        if loop is None or not all(type(h).__name__ in self._BATCH_HOOKS for h in batch_end):
+            return None
+        batches = run.batches
+        n, bs, n_batches = batches.n, batches.batch_size, batches.n_batches
+        order = (run.state.rng.permutation(n) if batches.shuffle and n_batches > 1
+                 else np.arange(n))
+        per_call = max(1, self.MAX_ROWS // bs)
+        b, total, correct, stopped, interrupted = 0, 0.0, 0, -1, False
+        loop.alive[...] = False
+        X, labels = run.data.X, loop.labels
+        while b < n_batches:
+            try:
+                if loop.X is None:         # a memory map: this batch's rows are read first
+                    rows = order[b * bs:(b + 1) * bs]
+                    done, t, c, stopped = loop.run(np.arange(len(rows)), 0, 1, X[rows], labels[rows],
+                                                   b == n_batches - 1)
+                else:
+                    done, t, c, stopped = loop.run(order, b, min(b + per_call, n_batches))
+            except KeyboardInterrupt:         # a second Ctrl-C, between the kernel's calls
+                interrupted = True
+                break
+            b += done
+            total += t
+            correct += c
+            if stopped >= 0 or run.ctrl_c.requested:
+                break
+        rows = min(b * bs, n)
+        hooks = {type(h).__name__: h for h in batch_end}
+        meter = hooks["Meter"]
+        meter.total += total               # the same sum, batch by batch, as Meter.on_batch_end
+        meter.done += rows
+        meter.batches += b
+        if "RunningAccuracy" in hooks:
+            hooks["RunningAccuracy"].correct += correct
+            hooks["RunningAccuracy"].done += rows
+        if "ReluCareHook" in hooks:
+            care = hooks["ReluCareHook"].care
+            for i, alive in care.alive.items():
+                alive |= loop.alive[i, :alive.shape[0]]
+        self.state.step += b
+        if b:
+            last_rows = order[(b - 1) * bs:b * bs]
+            loop.set_caches(len(last_rows))
+            self._bulk_trained(run, b, last_rows)
+        if b < n_batches and stopped < 0 and (interrupted or run.ctrl_c.requested):
+            run.cut = "interrupted"
+            return []
+        return [] if b == n_batches else batches.resume(None if not (batches.shuffle and n_batches > 1)
+                                                        else order, b)
+
+    def _epoch_loop(self, run):
+        if not hasattr(self, "_loop"):
+            data = run.data
+            ok = (_fast.ENABLED and run.batches.part is None and data.sample_weight is None
+                  and type(run.batches).__name__ == "Batches" and data.labels is data.y)
+            self._loop = (_fast.EpochLoop.make(self.net, self.loss, self.opt, data.X, data.labels,
+                                               run.batches.batch_size) if ok else None)
+        return self._loop
+
+    def _bulk_trained(self, run, b, last_rows):
+        """After ``b`` batches trained in compiled calls (the last one's rows ``last_rows``)."""
+
+
+class PlainStep(CompiledBatches, Step):
     """Backprop, penalties, clipping, ``optimizer.step``."""
 
     def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
@@ -150,6 +233,8 @@ class DropoutStep(PlainStep):
     multiplies the gradient on the way back: ∂loss/∂h = mask ⊙ ∂loss/∂(mask ⊙ h).
     The masks are drawn from ``state.rng``.
     """
+
+    bulk = False
 
     def __init__(self, net, optimizer, loss, opts, state, on_nonfinite):
         super().__init__(net, optimizer, loss, opts, state, on_nonfinite)
@@ -216,6 +301,16 @@ class FusedSGDStep(PlainStep):
         self.last = batch
         return value
 
+    def _bulk_trained(self, run, b, last_rows):
+        """The compiled calls kept ∂L/∂θ of the epoch's last batch; stopped earlier, end_epoch
+        recomputes the last trained batch's gradient at θ now, as after Ctrl-C mid-epoch."""
+        if b == self.n_batches:
+            self.scaled = self.kept = False
+            return
+        data = run.data
+        self.scaled, self.kept = True, False
+        self.last = Batch(b, data.X[last_rows], data.y[last_rows], None, data.labels[last_rows])
+
     def end_epoch(self):
         if self.scaled and self.kept:          # grads and deltas back to ∂L/∂θ, ∂L/∂z
             _fast.unscale(self.net, self.lr)
@@ -234,6 +329,7 @@ class TinyStep(PlainStep):
     re-draw, a non-finite loss) is rolled back and left to the usual path. The History is
     filled in bulk (each epoch's seconds: the call's time over its epochs)."""
 
+    bulk = False            # (its own run_epochs trains whole epochs of tiny networks)
     # epochs per compiled call: at most this many optimiser steps (about 0.05 s), so that
     # Ctrl-C is seen between calls
     MAX_STEPS = 20_000
