@@ -11,7 +11,9 @@ data, ``Network.fit`` trains, ``mlp.io`` writes and reads model files
 
 Exit codes: 0 success, 1 an error in the data, a file or an argument value,
 2 a malformed command line, 130 interrupted (Ctrl-C; ``mlp train`` then saves
-a checkpoint and prints the command that resumes it).
+a checkpoint and prints the command that resumes it). The installed ``mlp`` command
+enters through ``_mlp_entry.main`` (a module outside this package), so that a Ctrl-C
+while NumPy and mlp are still being imported also exits 130 with one line.
 
 Optional libraries are imported only by the library functions that need them
 (scikit-learn for the ``digits`` data set, tqdm for the progress bar, …).
@@ -60,13 +62,13 @@ _KNOWN_ERRORS = (CLIError, ValueError, TypeError, OSError, ImportError, Arithmet
 def main(argv=None) -> int:
     """Run the ``mlp`` command; return its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = argv
     # Library warnings ("loss still falling: raise epochs") as one plain line each.
     previous_format = warnings.formatwarning
-    warnings.formatwarning = lambda message, *args, **kwargs: f"mlp: warning: {one_line(message)}\n"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.argv = argv
+        warnings.formatwarning = lambda message, *args, **kwargs: f"mlp: warning: {one_line(message)}\n"
         with warnings.catch_warnings():
             if getattr(args, "quiet", False):
                 warnings.simplefilter("ignore")
