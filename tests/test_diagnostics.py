@@ -161,3 +161,21 @@ def test_fit_with_monitor_records_every_epoch():
     assert all(len(r["grad_norm"]) == 2 and r["first_nonfinite"] is None for r in history.monitor)
     assert [r["loss"] for r in history.monitor] == history.loss
     json.dumps(history.to_dict())                    # the records travel with the History
+
+
+@pytest.mark.parametrize("output, y", [
+    ("sigmoid", mlp.datasets.xor()[1].reshape(-1, 1)),
+    ("softmax", np.eye(2)[mlp.datasets.xor()[1].ravel().astype(int)]),
+])
+def test_diagnose_takes_the_loss_fit_trains_with(output, y):
+    """Issue 14 item 7: diagnose defaulted to MSE on a sigmoid/softmax network (a loss 300× below
+    fit's, and a well-trained output flagged as saturated); its default is fit's loss="auto"."""
+    X = mlp.datasets.xor()[0]
+    net = mlp.Network.from_sizes([2, 8, y.shape[1]], output=output, seed=0, dtype=np.float64)
+    history = net.fit(X, y, epochs=400, lr=0.05, batch_size=None, progress=False)
+    d = mlp.diagnose(net, X, y)
+    assert d.loss == pytest.approx(net.train_state.loss.value(net(X), y), rel=1e-9)
+    assert d.loss == pytest.approx(mlp.losses.get(mlp.losses.loss_for(output)).value(net(X), y))
+    assert history.loss[-1] > 0 and d.loss < 0.05
+    assert not d.layers[-1].flags, str(d)           # a confident, right output is not "saturated"
+    assert mlp.diagnose(net, X, y, loss="mse").loss != pytest.approx(d.loss)

@@ -182,7 +182,7 @@ def _health(net, saturation: float, with_grads: bool, fused: bool = False) -> li
     return healths
 
 
-def diagnose(net, X, y=None, loss="mse", *, saturation: float = 0.9) -> Diagnosis:
+def diagnose(net, X, y=None, loss="auto", *, saturation: float = 0.9) -> Diagnosis:
     """Check a network on data: dead and saturated units, gradient norms, NaNs.
 
     Parameters
@@ -192,7 +192,9 @@ def diagnose(net, X, y=None, loss="mse", *, saturation: float = 0.9) -> Diagnosi
     X : ndarray of shape (n, n_in)
     y : ndarray of targets, optional
         With targets the backward pass is checked too (gradient norms, the loss).
-    loss : str or Loss, default "mse"
+    loss : str or Loss, default "auto"
+        "auto" is the loss ``fit`` trains with by default (``mlp.losses.loss_for``): cross-entropy
+        for a softmax output, binary cross-entropy for sigmoid, else MSE.
     saturation : float, default 0.9
         A sigmoid/tanh unit counts as saturated when it is in a flat tail on at
         least this fraction of the examples.
@@ -218,7 +220,7 @@ def diagnose(net, X, y=None, loss="mse", *, saturation: float = 0.9) -> Diagnosi
         raise ValueError(f"saturation must be in (0, 1], got {saturation}")
     copy = net.copy()
     X2, _ = check_X(X, net.n_in, net.dtype)
-    loss = _losses.get(loss)
+    loss = _losses.resolve_loss(loss, net.layers[-1].activation)
     value = None
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -252,7 +254,8 @@ class Monitor(Callback):
     X, y : ndarray, optional
         Data to diagnose on; default: the training step's own caches.
     loss : str or Loss, optional
-        For ``diagnose`` with data; default the loss ``fit`` trains with, else "mse".
+        For ``diagnose`` with data; default the loss ``fit`` trains with, else "auto"
+        (``mlp.losses.loss_for`` of the output activation).
     every : int, default 1
     stop_on_nonfinite : bool, default False
         Stop training (return True) once a non-finite value appears.
@@ -275,7 +278,7 @@ class Monitor(Callback):
         losses = getattr(history, "loss", None) or [None]
         loss_value = losses[-1]
         if self.X is not None:
-            loss = self.loss or getattr(getattr(net, "train_state", None), "loss", None) or "mse"
+            loss = self.loss or getattr(getattr(net, "train_state", None), "loss", None) or "auto"
             d = diagnose(net, self.X, self.y, loss, saturation=self.saturation)
             layers, where = d.layers, d.first_nonfinite
         else:

@@ -231,3 +231,23 @@ def get(loss: str | Loss) -> Loss:
 def names() -> list[str]:
     """The public names of all losses."""
     return LOSSES.names()
+
+
+def loss_for(activation) -> str:
+    """The loss for an output activation — the one place this is decided (fit's ``loss="auto"``,
+    ``diagnose``'s default, the CLI's default ``--loss``): ``"cross_entropy"`` for softmax,
+    ``"binary_cross_entropy"`` for sigmoid, else ``"mse"`` (the lecture's ½ Σ (ŷ − y)²)."""
+    if isinstance(activation, str):
+        activation = {"softmax": Softmax(), "sigmoid": Sigmoid()}.get(activation)
+    if isinstance(activation, Softmax):
+        return "cross_entropy"
+    if isinstance(activation, Sigmoid):
+        return "binary_cross_entropy"
+    return "mse"
+
+
+def resolve_loss(loss, output_activation) -> Loss:
+    """``loss`` as a Loss object; "auto" is ``loss_for(output_activation)``."""
+    if isinstance(loss, str) and loss == "auto":
+        return get(loss_for(output_activation))
+    return get(loss)

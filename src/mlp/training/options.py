@@ -1,9 +1,10 @@
 """Every option of ``fit`` in one table: its default, its check, its documentation, how the
 CLI offers it and whether a resumed run keeps it.
 
-This module owns the options of ``fit`` and two decisions that fit, the CLI and the
-scikit-learn estimators share: **which loss goes with an output activation**
-(``loss_for``) and **the validation split rule** (``mlp.training.data.validation_rows``).
+This module owns the options of ``fit`` and the validation split rule that fit, the CLI
+and the scikit-learn estimators share (``mlp.training.data.validation_rows``); which loss
+goes with an output activation is ``mlp.losses.loss_for`` (shared with ``diagnose``, below
+training), importable here too.
 It does not own what an option does (that is the step, a hook or the data module).
 
 ``OPTIONS`` maps each name to an ``Option``. From it come ``fit``'s signature and the
@@ -28,8 +29,8 @@ import numpy as np
 from .. import losses as _losses
 from .. import optimizers as _optimizers
 from .._validation import check_number
-from ..activations import Sigmoid, Softmax
 from ..callbacks import Callback
+from ..losses import loss_for, resolve_loss  # noqa: F401 - the one rule, kept importable here
 
 __all__ = ["AUTO_BATCH", "AUTO_MIN_EPOCHS", "AUTO_STEPS", "AUTO_WEIGHT_DECAY", "OPTIONS", "FitOptions",
            "Option", "cli_flags", "loss_for", "resumed"]
@@ -41,26 +42,6 @@ AUTO_MIN_EPOCHS = 10
 AUTO_WEIGHT_DECAY = 1e-3
 #: ``batch_size="auto"`` is min(AUTO_BATCH, n), scikit-learn's rule.
 AUTO_BATCH = 200
-
-
-def loss_for(activation) -> str:
-    """The loss for an output activation — the one place this is decided (fit's ``loss="auto"``,
-    the CLI's default ``--loss``, the estimators): ``"cross_entropy"`` for softmax,
-    ``"binary_cross_entropy"`` for sigmoid, else ``"mse"`` (the lecture's ½ Σ (ŷ − y)²)."""
-    if isinstance(activation, str):
-        activation = {"softmax": Softmax(), "sigmoid": Sigmoid()}.get(activation)
-    if isinstance(activation, Softmax):
-        return "cross_entropy"
-    if isinstance(activation, Sigmoid):
-        return "binary_cross_entropy"
-    return "mse"
-
-
-def resolve_loss(loss, output_activation) -> _losses.Loss:
-    """``loss`` as a Loss object; "auto" is ``loss_for(output_activation)``."""
-    if isinstance(loss, str) and loss == "auto":
-        return _losses.get(loss_for(output_activation))
-    return _losses.get(loss)
 
 
 # -- checks: value → value as fit uses it, or one ValueError/TypeError naming the option ---------
