@@ -1,6 +1,12 @@
 """Backprop against central differences: hypothesis draws depths 1–4, widths 1–8, every
 activation, every loss and both dtypes; gradcheck's error must stay below 1e-6."""
 
+import contextlib
+import io
+import re
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -104,3 +110,31 @@ def test_gradcheck_leaves_the_network_alone():
     np.testing.assert_array_equal(net.params, before)
     assert net.params.dtype == np.float32 and check.analytic.dtype == np.float64
     assert len(check.names) == net.n_params
+
+
+def test_readme_first_example_shows_a_passing_check():
+    """Issue 14 item 6: README's gradcheck example reported 3e-5 at b1 (the hand-made net sits
+    on ReLU's kink). The example now checks a tanh net and passes; the figure it shows is true."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    check = next(line for line in lines if line.startswith("mlp.gradcheck("))
+    namespace = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(block, "README.md", "exec"), namespace)
+    result = eval(check.split("#")[0], namespace)
+    assert result.max_rel_error < 1e-8
+    shown = re.search(r"max error (\S+) at (\w+)", check)
+    assert shown and float(shown.group(1)) == pytest.approx(result.max_rel_error, rel=0.01)
+    assert shown.group(2) == result.where
+
+
+def test_the_kink_of_the_hand_made_net_is_order_eps():
+    # the docstring's explanation, in numbers: 2 examples × 1.5 ε at b1, shrinking with ε
+    X, y = mlp.datasets.xor()
+    net = mlp.Network([mlp.Dense(2, 2, activation="relu"), mlp.Dense(2, 1)])
+    net.layers[0].W, net.layers[0].b, net.layers[1].W = [[1, 1], [2, 2]], [-1, -1], [[-3, 1]]
+    for eps in (1e-4, 1e-5, 1e-6):
+        r = mlp.gradcheck(net, X, y, "mse", eps=eps)
+        assert r.where == "b1" and r.max_rel_error == pytest.approx(3 * eps, rel=1e-6)
+    assert "3e-5 at ``b1``" in sys.modules["mlp.gradcheck"].__doc__

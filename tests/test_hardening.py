@@ -333,6 +333,7 @@ def test_every_tensor_entry_field_of_every_kind_is_a_clear_error(checkpoint, tmp
     (lambda s: s.update(lr0=-1.0), "lr"),
     (lambda s: s.update(epoch=-5), "epoch"),
     (lambda s: s["optimizer"].update(betas={"__tuple__": [0.9, 0.99, 0.5]}), "betas"),
+    (lambda s: s.update(schedule_start=s["epoch"] + 1), "schedule_start"),
 ])
 def test_checkpoint_hyperparameters_are_checked_as_fit_checks_them(checkpoint, tmp_path, change, words):
     tensors, meta = read_safetensors(checkpoint)

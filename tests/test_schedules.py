@@ -138,16 +138,51 @@ def test_fit_warns_when_a_kept_cosine_has_run_out():
         warnings.filterwarnings("ignore", message="loss still falling")
         net.fit(X, y, optimizer="sgd", lr=0.2, epochs=5, schedule="cosine")
     before = net.params.copy()
-    with pytest.warns(mlp.TrainingWarning, match=r"ended at epoch 5 .*Cosine\(8\)"):
+    with pytest.warns(mlp.TrainingWarning, match=r"ended at epoch 5 .*Cosine\(3\)"):
         h = net.fit(X, y, optimizer="sgd", lr=None, epochs=3, schedule="cosine")
     assert h.lr[-3:] == [0.0, 0.0, 0.0]
     np.testing.assert_array_equal(net.params, before)
     with warnings.catch_warnings():                 # the remedy it names trains on, unwarned
         warnings.simplefilter("error", mlp.TrainingWarning)
         warnings.filterwarnings("ignore", message="loss still falling")
-        h = net.fit(X, y, optimizer="sgd", epochs=3, schedule=Cosine(11))
-    assert all(lr > 0 for lr in h.lr[-3:])
+        h = net.fit(X, y, optimizer="sgd", epochs=3, schedule=Cosine(3))
+    assert h.lr[-3:] == pytest.approx([0.2, 0.15, 0.05])     # a new schedule: its epoch 0 is this fit's
     assert not np.array_equal(net.params, before)
+
+
+def test_a_schedule_given_to_a_later_fit_starts_with_that_fit():
+    """Issue 14 item 6, README's second example: after a first fit, fit(schedule="cosine",
+    epochs=100) annealed from the run's epoch 0, so it had ended before the call began (a warning,
+    lr 0, nothing trained). A new schedule starts at the fit that sets it, as a new PyTorch
+    scheduler does; the same one again (object, function or name) continues."""
+    X, y = mlp.datasets.xor()
+    net = mlp.Network.from_sizes([2, 2, 1], hidden="relu", output="identity", seed=0, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.fit(X, y, loss="mse", epochs=300)
+    before = net.params.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mlp.TrainingWarning)
+        warnings.filterwarnings("ignore", message="loss still falling")
+        h = net.fit(X, y, optimizer=mlp.optimizers.SGD(lr=0.1, momentum=0.9), epochs=100, batch_size=None,
+                    schedule="cosine", weight_decay=1e-4, clip_norm=1.0, progress=False)
+    lrs = h.lr[-100:]
+    assert lrs[0] == pytest.approx(0.1) and lrs[50] == pytest.approx(0.05) and 0 < lrs[-1] < 1e-4
+    assert not np.array_equal(net.params, before)
+    # the same schedule again continues it (fit(5) + fit(5) = fit(10)), a function too
+    for schedule in (StepDecay(3, 0.5), lambda epoch: 0.1 / (epoch + 1)):
+        a = mlp.Network.from_sizes([2, 3, 1], hidden="tanh", seed=0, dtype=np.float64)
+        b = a.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a.fit(X, y, optimizer="sgd", lr=0.1, epochs=2)         # no schedule first
+            b.fit(X, y, optimizer="sgd", lr=0.1, epochs=2)
+            a.fit(X, y, optimizer="sgd", epochs=5, schedule=schedule)
+            a.fit(X, y, optimizer="sgd", epochs=5, schedule=schedule)
+            b.fit(X, y, optimizer="sgd", epochs=10, schedule=schedule)
+        assert a.history.lr == b.history.lr
+        np.testing.assert_array_equal(a.params, b.params)
+    assert b.history.lr[2:] == pytest.approx([0.1 / (e + 1) for e in range(10)])
 
 
 def test_reduce_on_plateau_skips_reductions_of_eps_or_less_as_torch():
@@ -168,3 +203,21 @@ def test_reduce_on_plateau_skips_reductions_of_eps_or_less_as_torch():
         theirs.append(opt.param_groups[0]["lr"])
         ref.step(1.0)
     np.testing.assert_allclose(lrs, theirs, rtol=1e-12)
+
+
+def test_a_checkpoint_keeps_where_the_schedule_started(tmp_path):
+    X, y = mlp.datasets.xor()
+    a = mlp.Network.from_sizes([2, 3, 1], hidden="tanh", seed=0, dtype=np.float64)
+    b = a.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for net in (a, b):
+            net.fit(X, y, optimizer="sgd", lr=0.1, epochs=2)
+        a.fit(X, y, optimizer="sgd", epochs=3, schedule=Cosine(6))
+        mlp.save(a, tmp_path / "c.safetensors", train_state=a.train_state)
+        a = mlp.load_checkpoint(tmp_path / "c.safetensors")
+        assert a.train_state.schedule_start == 2
+        a.fit(X, y, optimizer="sgd", epochs=3, schedule="cosine")     # the checkpoint's cosine goes on
+        b.fit(X, y, optimizer="sgd", epochs=6, schedule=Cosine(6))
+    assert a.history.lr == pytest.approx(b.history.lr, rel=1e-15)
+    np.testing.assert_array_equal(a.params, b.params)

@@ -9,7 +9,18 @@ of backprop's ``grads`` with the central difference
 The error of one entry is ``|analytic − numeric| / max(1, |analytic|, |numeric|)``:
 relative for gradients larger than 1 and absolute below, so that entries that
 are (nearly) zero do not turn float64 round-off (~1e-10) into a large relative
-error. Checks near a ReLU kink (z = 0 within 2ε) can legitimately fail.
+error.
+
+**Kinks.** ReLU (and leaky ReLU, L1's |w|) has a corner at z = 0: backprop takes the
+one-sided derivative ReLU′(0) = 0 (PyTorch's convention), while a difference quotient whose
+points straddle the corner (z within 2ε of 0) measures a mixture of the two slopes. The
+loss is then only once differentiable there, and the stencil's error grows to O(ε) instead
+of O(ε⁴): it shrinks in proportion as ``eps`` does, where a wrong gradient stays wrong.
+The lecture's hand-made XOR net is such a case: (0,1) and (1,0) give z1 = 0 exactly, the
+loss near b1 is 0 on one side and ½·9 ε² per example on the other, and the check reports
+2 × 1.5 ε = 3e-5 at ``b1`` for ε = 1e-5 (3e-6 for ε = 1e-6). A ReLU network with zero
+biases is on the kink at the input 0 too (z = b = 0). Check with smooth activations
+(tanh: errors ~1e-10), or away from the kinks, or compare two ``eps``.
 """
 
 from __future__ import annotations

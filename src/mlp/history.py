@@ -163,6 +163,7 @@ class TrainState:
         self.step = 0
         self.loss = None
         self.schedule = None
+        self.schedule_start = 0         # the run's epoch at which the schedule was set (its epoch 0)
         self.lr0 = None
         self.care_best = math.inf       # ReLU care: best loss since the last re-draw, and
         self.care_wait = 0              # epochs without improving on it
@@ -174,7 +175,8 @@ class TrainState:
         self.restored_params = None
         self.early_stopping = None
 
-    _SCALARS = ("epoch", "step", "lr0", "care_best", "care_wait", "redraws", "revived", "best_loss")
+    _SCALARS = ("epoch", "step", "lr0", "care_best", "care_wait", "redraws", "revived", "best_loss",
+                "schedule_start")
 
     def state_dict(self) -> dict:
         """A dict of plain Python values and NumPy arrays (no objects), for checkpoints.
@@ -205,7 +207,7 @@ class TrainState:
         for k in self._SCALARS:
             if k in d:
                 setattr(self, k, d[k])
-        self.epoch, self.step = int(self.epoch), int(self.step)
+        self.epoch, self.step, self.schedule_start = int(self.epoch), int(self.step), int(self.schedule_start)
         for k in ("care_best", "best_loss"):
             setattr(self, k, math.inf if getattr(self, k) is None else float(getattr(self, k)))
         if d.get("rng") is not None:

@@ -326,6 +326,8 @@ def _check_hyperparameters(state) -> None:
     hyper-parameters by its own constructor (lr >= 0 and finite, betas a pair in [0, 1), …)."""
     for key in ("epoch", "step", "care_wait", "redraws", "revived"):
         check_number(key, getattr(state, key), integer=True, low=0, expected="a whole number >= 0")
+    check_number("schedule_start", state.schedule_start, integer=True, low=0, high=state.epoch,
+                 expected=f"a whole number from 0 to the epoch, {state.epoch}")
     if state.lr0 is not None:
         try:
             OPTIONS["lr"].check(state.lr0, None)

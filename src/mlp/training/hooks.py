@@ -232,7 +232,8 @@ class ScheduleHook(Hook):
             self._with_lr0 = False
 
     def on_epoch_begin(self, run):
-        run.opt.lr = float(self.schedule(run.state.epoch, run.state.lr0))
+        state = run.state      # the schedule's epoch 0 is the first epoch of the fit that set it
+        run.opt.lr = float(self.schedule(state.epoch - state.schedule_start, state.lr0))
 
     def after_record(self, run):
         if self._end is not None:

@@ -166,10 +166,17 @@ def _optimizer(state, optimizer, lr, n_params):
 
 
 def _schedule(state, schedule, epochs):
-    """The schedule: the state's own when the name (or an alias) names its class, else a new one."""
-    if (isinstance(schedule, str) and state.schedule is not None and schedule in _schedules.SCHEDULES
-            and type(state.schedule) is _schedules.SCHEDULES[schedule]):
-        return state.schedule
+    """The schedule: the state's own when it is the same (the object, its function, or a name
+    (or an alias) of its class): it continues; else a new one, whose epoch 0 is this fit's first
+    epoch (``state.schedule_start``), as a new PyTorch scheduler starts from its own epoch 0."""
+    current = state.schedule
+    if current is not None and (
+            schedule is current
+            or (isinstance(schedule, str) and schedule in _schedules.SCHEDULES
+                and type(current) is _schedules.SCHEDULES[schedule])
+            or (isinstance(current, _schedules.Lambda) and schedule is current.fn)):
+        return current
+    state.schedule_start = state.epoch
     return None if schedule is None else _schedules.get(schedule, epochs)
 
 
@@ -180,12 +187,14 @@ def _start(net, opts: FitOptions, data) -> Run:
     sched = _schedule(state, opts.schedule, opts.epochs)
     state.optimizer, state.schedule, state.loss = opt, sched, data.loss
     ended = None if sched is None else sched.zero_from(state.lr0)
-    if ended is not None and opts.epochs > 0 and state.epoch >= ended:   # e.g. cosine, fit again
-        warnings.warn(f"the cosine schedule ended at epoch {ended} (schedule=\"cosine\" "
-                      f"lasts the epochs of the fit that set it): this fit trains at lr 0 and will "
-                      f"not change the parameters; pass schedule=mlp.schedules.Cosine("
-                      f"{state.epoch + opts.epochs}) to anneal over the whole run", TrainingWarning,
-                      stacklevel=4)
+    if ended is not None and opts.epochs > 0 and state.epoch - state.schedule_start >= ended:
+        # e.g. fit(schedule="cosine") again: the same schedule continues, and it has ended
+        warnings.warn(f"the cosine schedule ended at epoch {state.schedule_start + ended} "
+                      f"(schedule=\"cosine\" lasts the epochs of the fit that set it, and a later fit "
+                      f"with the same schedule continues it): this fit trains at lr 0 and will not "
+                      f"change the parameters; pass a new schedule, e.g. schedule="
+                      f"mlp.schedules.Cosine({opts.epochs}), to anneal again over this fit's epochs",
+                      TrainingWarning, stacklevel=4)
     state.rng = _rng_for(net, opts.seed, state)
     if state.resume_params is not None:   # the last fit put its best parameters back: continue
         restored = state.restored_params if state.restored_params is not None else state.best_params
