@@ -103,6 +103,27 @@ def test_fit_on_a_loaded_model_takes_raw_inputs_too(tmp_path):
     assert np.mean(net.predict_classes(X) == names) > 0.9
 
 
+def test_training_fit_applies_the_scaler_as_network_fit_does():
+    """mlp.training.fit(net, X, y) trained a scaled network on raw rows (net.fit scaled them):
+    both now go through one place (mlp.training.data.inputs), validation data too."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(50.0, 20.0, size=(64, 3))
+    y = (X[:, :1] - 50.0) / 20.0 + 0.1 * rng.normal(size=(64, 1))
+    net = mlp.Network.from_sizes([3, 4, 1], seed=0, dtype=np.float64)
+    net.scaler = mlp.data.StandardScaler(X.mean(axis=0), X.std(axis=0))
+    a, b = net.copy(), net.copy()
+    kwargs = dict(epochs=3, batch_size=16, seed=0, progress=False, validation_data=(X[:8], y[:8]))
+    ha = a.fit(X, y, **kwargs)
+    hb = mlp.training.fit(b, X, y, **kwargs)
+    assert ha.loss == hb.loss and ha.val_loss == hb.val_loss
+    np.testing.assert_array_equal(a.params, b.params)
+    c = net.copy()
+    c.scaler = None
+    hc = c.fit(net.scaler.transform(X), y, **{**kwargs, "validation_data": (net.scaler.transform(X[:8]),
+                                                                           y[:8])})
+    np.testing.assert_allclose(hc.loss, ha.loss, rtol=1e-12)
+
+
 # --------------------------------------------------------------------------- 2–3. target and task
 
 

@@ -22,7 +22,6 @@ import numpy as np
 from . import _fast
 from . import init as _init
 from . import losses as _losses
-from . import sources as _sources
 from ._safetensors import check_memory
 from ._validation import assign, check_sample_weight, check_X, check_y
 from .activations import Identity, Sigmoid, Softmax
@@ -368,15 +367,9 @@ class Network:
         batch_size="auto", validation_split=0.0, early_stopping=False, schedule=None,
         weight_decay=0.0, dropout=0.0, callbacks=(), seed=None, progress=None, …)``;
         every option is documented in ``mlp.training.fit``. With a ``scaler`` the network
-        trains on standardised inputs, as it predicts: pass X (and ``validation_data``) raw.
+        trains on standardised inputs, as it predicts: pass X (and ``validation_data``) raw
+        (``mlp.training.data.inputs``).
         """
-        if self.scaler is not None:       # a memory map is standardised as it is read (mlp.sources)
-            X = _sources.scaled(X, self.scaler) if _sources.is_lazy(X) else self._inputs(X)[0]
-            validation = options.get("validation_data")
-            if isinstance(validation, (tuple, list)) and len(validation) >= 2:
-                v = validation[0]
-                v = _sources.scaled(v, self.scaler) if _sources.is_lazy(v) else self._inputs(v)[0]
-                options["validation_data"] = (v, *validation[1:])
         return _fit(self, X, y, **options)
 
     def dead_units(self, X) -> list[tuple[int, int]]:

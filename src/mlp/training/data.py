@@ -137,12 +137,26 @@ class Prepared(NamedTuple):
     labels_val: np.ndarray | None
 
 
+def inputs(net, X, what: str = "X"):
+    """``X`` (or ``X_val``) as the first layer takes it: validated and, when the network has an
+    input scaler (``net.scaler``: ``mlp train``, ``mlp.load``), standardised — the one place
+    where fit does this, so ``mlp.training.fit(net, …)`` and ``net.fit`` train alike on raw rows,
+    as ``net(X)`` predicts. A memory map is standardised as it is read (``mlp.sources.scaled``)."""
+    scaler = getattr(net, "scaler", None)
+    if _sources.is_lazy(X):                       # memory map: never read whole
+        return _sources.check_rows(X if scaler is None else _sources.scaled(X, scaler), net.n_in,
+                                   net.dtype, what=what)
+    if scaler is not None:
+        return net._inputs(X, what=what)[0]
+    return check_X(X, net.n_in, net.dtype, what=what)[0]
+
+
 def prepare(net, X, y, opts) -> Prepared:
-    """Check the data once, before training; split off validation data (``validation_rows``)."""
+    """Check the data once, before training (``inputs``: with the network's input scaler);
+    split off validation data (``validation_rows``)."""
     loss = resolve_loss(opts.loss, net.layers[-1].activation)
     loss.check_output(net.layers[-1].activation)
-    X2 = (_sources.check_rows(X, net.n_in, net.dtype) if _sources.is_lazy(X)     # memory map: not whole
-          else check_X(X, net.n_in, net.dtype)[0])
+    X2 = inputs(net, X)
     n = X2.shape[0]
     y2 = check_targets(net, y, n, loss)
     sw = check_sample_weight(opts.sample_weight, n, net.dtype)
@@ -156,9 +170,7 @@ def prepare(net, X, y, opts) -> Prepared:
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight)")
-        Xv = validation_data[0]
-        Xv = (_sources.check_rows(Xv, net.n_in, net.dtype, what="X_val") if _sources.is_lazy(Xv)
-              else check_X(Xv, net.n_in, net.dtype, what="X_val")[0])
+        Xv = inputs(net, validation_data[0], what="X_val")
         yv = check_targets(net, validation_data[1], Xv.shape[0], loss, what="y_val")
         if len(validation_data) == 3:
             swv = check_sample_weight(validation_data[2], Xv.shape[0], net.dtype)
