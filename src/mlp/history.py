@@ -115,6 +115,16 @@ class History:
         h.stop_reason = d.get("stop_reason")
         return h
 
+    def head(self, n: int) -> History:
+        """A copy holding the first ``n`` epochs (``stop_reason`` None): the History as it was
+        after epoch ``n`` of a fit, since a fit only appends (``mlp train``'s second Ctrl-C)."""
+        h = History()
+        h.epochs, h.loss, h.val_loss = self.epochs[:n], self.loss[:n], self.val_loss[:n]
+        h.lr, h.seconds = self.lr[:n], self.seconds[:n]
+        h.metrics = {k: v[:n] for k, v in self.metrics.items()}
+        h.monitor = [dict(r) for r in self.monitor if not isinstance(r, dict) or r.get("epoch", 0) <= n]
+        return h
+
     def __repr__(self) -> str:
         if not self.epochs:
             return "History(0 epochs)"
@@ -178,8 +188,10 @@ class TrainState:
     _SCALARS = ("epoch", "step", "lr0", "care_best", "care_wait", "redraws", "revived", "best_loss",
                 "schedule_start")
 
-    def state_dict(self) -> dict:
-        """A dict of plain Python values and NumPy arrays (no objects), for checkpoints.
+    def state_dict(self, history: bool = True) -> dict:
+        """A dict of plain Python values and NumPy arrays (no objects), for checkpoints
+        (``history=False``: without the History, ``None`` in its place — a per-epoch snapshot
+        that stays cheap however long the run; ``History.head`` gives the History back).
 
         Keys: the counters (``epoch``, ``step``, …), ``rng`` (the generator's
         ``bit_generator.state``, JSON-able), ``history`` (``History.to_dict()``),
@@ -189,7 +201,7 @@ class TrainState:
         """
         d = {k: getattr(self, k) for k in self._SCALARS}
         d["rng"] = None if self.rng is None else self.rng.bit_generator.state
-        d["history"] = self.history.to_dict()
+        d["history"] = self.history.to_dict() if history else None
         d["loss"] = None if self.loss is None else {"name": self.loss.name,
                                                     "reduction": self.loss.reduction}
         d["optimizer"] = None if self.optimizer is None else self.optimizer.state_dict()

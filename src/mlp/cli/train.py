@@ -45,7 +45,8 @@ from ._common import (
     resume_command,
     targets_for,
 )
-from ._ctrl_c import StopOnSignal, completed_epoch, save_quietly
+from ._ctrl_c import StopOnSignal, completed_epoch, save_quietly, snapshot
+from ._resume import PLANNED, check_metadata, plan
 
 
 def add_parser(sub) -> None:
@@ -319,9 +320,12 @@ def _optimizer(r: _Run):
 
 def _fit_kwargs(r: _Run) -> dict:
     epochs = r.args.epochs
+    if epochs is None:          # a resumed run trains up to the end its run planned
+        epochs = r.meta0.get(PLANNED)
     r.remaining = None if epochs is None else epochs - r.completed
     if r.remaining is not None and r.remaining <= 0:
-        note(f"mlp: the checkpoint has already trained {r.completed} epochs (--epochs {epochs}); "
+        what = f"--epochs {epochs}" if r.args.epochs is not None else f"its run planned {epochs}"
+        note(f"mlp: the checkpoint has already trained {r.completed} epochs ({what}); "
              "saving the model as it is")
     kwargs = {"loss": r.loss, "progress": r.args.progress, "optimizer": _optimizer(r)}
     if r.completed == 0:
@@ -336,6 +340,11 @@ def _fit_kwargs(r: _Run) -> dict:
             kwargs[key] = getattr(r.args, key)
     if r.remaining is not None:
         kwargs["epochs"] = max(r.remaining, 0)
+    if not r.args.resume:       # fit's "auto" epochs and weight decay, as numbers a resume keeps
+        kwargs["epochs"], kwargs["weight_decay"] = plan(kwargs, r.parts[0].shape[0], len(r.net.layers) - 1)
+        r.metadata["weight_decay"] = kwargs["weight_decay"]
+    if epochs is not None or not r.args.resume:
+        r.metadata[PLANNED] = r.completed + kwargs["epochs"]
     if r.parts[2] is not None:
         kwargs["validation_data"] = (r.parts[2], r.parts[3])
     if r.early:
@@ -381,7 +390,7 @@ def _fit(r: _Run, kwargs: dict, stop: StopOnSignal) -> tuple[bool, float]:
         watch = stop.callback(message)
         state = net.train_state
         if state is not None:       # a resumed run: the checkpoint itself is the last complete epoch
-            watch.snapshot = (state.epoch, net.params.copy(), state.state_dict())
+            watch.snapshot = snapshot(net)
         callbacks = [watch]
         if r.args.checkpoint_every:
             callbacks.append(Checkpoint(r.checkpoint, every=r.args.checkpoint_every))
@@ -462,6 +471,7 @@ def run(args) -> int:
     if args.resume:
         r.net = load_model(args.resume, checkpoint=True)
         r.meta0 = r.net.metadata or {}
+        check_metadata(r.meta0, args.resume)
     try:
         return _run(r)
     finally:
