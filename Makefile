@@ -35,7 +35,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
 bench-quick: $(BENCH_STAMP)
-	$(PY) benchmarks/run.py --quick
+	$(PY) benchmarks/run.py --quick --no-write   # prints only: RESULTS.md holds full runs
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache mlp-out

@@ -371,6 +371,31 @@ def test_a_save_killed_by_sigkill_leaves_nothing_after_the_next_save(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "torch"])
+def test_an_export_killed_by_sigkill_leaves_nothing_after_the_next_export(tmp_path, fmt):
+    """mlp.interop wrote '{path}.tmp{pid}' beside the file and nothing removed it after a kill;
+    it now writes as mlp.save does (one atomic writer, stale temporaries removed)."""
+    pytest.importorskip("onnx" if fmt == "onnx" else "torch")
+    path = tmp_path / f"m.{fmt}"
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import os, time, mlp, mlp.interop
+        os.fsync = lambda fd: time.sleep(600)
+        mlp.interop.export(mlp.Network.from_sizes([2, 64, 1], seed=0), {str(path)!r}, format={fmt!r})
+    """)], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        deadline = time.time() + 60
+        while not [p for p in tmp_path.iterdir() if ".tmp" in p.name]:
+            assert time.time() < deadline and child.poll() is None
+            time.sleep(0.02)
+        time.sleep(0.1)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name]
+    mlp.interop.export(mlp.Network.from_sizes([2, 1], seed=0), path, format=fmt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
 def test_only_our_own_temporary_names_are_ever_removed(tmp_path):
     """Names that merely look like ours, other targets' files, folders and links stay."""
     path = tmp_path / "m.safetensors"

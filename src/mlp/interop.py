@@ -44,13 +44,14 @@ True
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
 import numpy as np
 
 from . import activations as _act
-from ._safetensors import check_writable_file
+from ._safetensors import atomic_write, check_writable_file
 from ._validation import is_number
 from .io import load
 from .layers import Dense
@@ -79,8 +80,9 @@ def _check_folder(path: str) -> None:
     ``OSError`` when ``path`` is a device, a FIFO or a socket (or a link to one), which the
     rename below would replace (as ``mlp.save`` refuses them).
 
-    Checked before writing ``path`` through a temporary file beside it, so that the error
-    names the folder the caller gave, not the temporary file (as ``mlp.save`` does).
+    Checked before anything is built, so that nothing is converted for a file that cannot be
+    written. The file itself is written as ``mlp.save`` writes one (``_safetensors.atomic_write``:
+    a temporary beside it, renamed over it; temporaries of a writer killed mid-write removed).
     """
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
@@ -418,13 +420,7 @@ def to_onnx(net: Network, path=None, *, opset: int = DEFAULT_OPSET, input_name: 
     if path is not None:
         path = os.fspath(path)
         _check_folder(path)
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            onnx.save(model, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        atomic_write(path, model.SerializeToString())
     return model
 
 
@@ -626,11 +622,7 @@ def export(model, out, format: str = "onnx") -> Network:
         module = to_torch(exported)
         out = os.fspath(out)
         _check_folder(out)
-        tmp = f"{out}.tmp{os.getpid()}"
-        try:
-            torch.save(module, tmp)
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        buffer = io.BytesIO()
+        torch.save(module, buffer)
+        atomic_write(out, buffer.getvalue())
     return exported
