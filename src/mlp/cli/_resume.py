@@ -8,7 +8,8 @@ them ("auto": about 10,000 steps and L2 1e-3; with the epochs given, L2 0), so t
 
 Every value a resumed run takes is checked when the checkpoint is loaded, before the data is
 read, by the rule of the flag that could have given it (``--lr`` 0.001, ``--batch-size`` full,
-…): anything else is one line naming the file and the field.
+…): anything else is one line naming the file and the field. A checkpoint of a run that
+had stopped early is finished as that run was (``end_stopped_run``), not trained further.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import math
 from .. import losses
 from .. import optimizers as _optimizers
 from ..training.options import OPTIONS, FitOptions, parse_positive_int, resumed
-from ._common import CLIError
+from ._common import CLIError, note
 
 #: The metadata key of the run's total epochs (fit's "auto" resolved to a number).
 PLANNED = "planned_epochs"
@@ -81,3 +82,21 @@ def plan(kwargs: dict, n_train: int, n_hidden: int) -> tuple[int, float]:
     given = {k: kwargs[k] for k in ("epochs", "batch_size", "weight_decay") if k in kwargs}
     opts = FitOptions(**given).check(n_train, n_hidden)
     return opts.epochs, opts.weight_decay
+
+
+def end_stopped_run(r) -> None:
+    """A resumed run whose checkpoint had stopped early is over: end it as that run ended."""
+    state = r.net.train_state if r.completed else None
+    watch = getattr(state, "early_stopping", None) or {}
+    if (r.remaining is None or r.remaining > 0) and r.completed and watch.get("stopped_epoch") == r.completed:
+        # The checkpoint's run is over: it stopped early (this file may have been written at
+        # that very epoch, before the best parameters were put back). Training on would make a
+        # run that one uninterrupted run never makes; end it as that run ended instead.
+        note(f"mlp: the checkpoint's run stopped early at epoch {r.completed} (best val_loss at epoch "
+             f"{watch.get('best_epoch')}); saving the model as it is (--no-early-stopping trains on)")
+        r.remaining = 0
+        if state.history.stop_reason != "early_stopping" and watch.get("best_params") is not None:
+            r.net.params = watch["best_params"]
+        for h in {id(state.history): state.history, id(r.net.history): r.net.history}.values():
+            if h is not None:
+                h.stop_reason = "early_stopping"

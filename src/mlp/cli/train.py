@@ -46,7 +46,7 @@ from ._common import (
     targets_for,
 )
 from ._ctrl_c import StopOnSignal, completed_epoch, save_quietly, snapshot
-from ._resume import PLANNED, check_metadata, plan
+from ._resume import PLANNED, check_metadata, end_stopped_run, plan
 
 
 def add_parser(sub) -> None:
@@ -349,26 +349,8 @@ def _fit_kwargs(r: _Run) -> dict:
         kwargs["validation_data"] = (r.parts[2], r.parts[3])
     if r.early:
         kwargs["early_stopping"] = True
-        _end_stopped_run(r)
+        end_stopped_run(r)
     return kwargs
-
-
-def _end_stopped_run(r: _Run) -> None:
-    """A resumed run whose checkpoint had stopped early is over: end it as that run ended."""
-    state = r.net.train_state if r.completed else None
-    watch = getattr(state, "early_stopping", None) or {}
-    if (r.remaining is None or r.remaining > 0) and r.completed and watch.get("stopped_epoch") == r.completed:
-        # The checkpoint's run is over: it stopped early (this file may have been written at
-        # that very epoch, before the best parameters were put back). Training on would make a
-        # run that one uninterrupted run never makes; end it as that run ended instead.
-        note(f"mlp: the checkpoint's run stopped early at epoch {r.completed} (best val_loss at epoch "
-             f"{watch.get('best_epoch')}); saving the model as it is (--no-early-stopping trains on)")
-        r.remaining = 0
-        if state.history.stop_reason != "early_stopping" and watch.get("best_params") is not None:
-            r.net.params = watch["best_params"]
-        for h in {id(state.history): state.history, id(r.net.history): r.net.history}.values():
-            if h is not None:
-                h.stop_reason = "early_stopping"
 
 
 def _fit(r: _Run, kwargs: dict, stop: StopOnSignal) -> tuple[bool, float]:
