@@ -308,7 +308,7 @@ def load_checkpoint(path) -> Network:
     _check_state(state, net, path)
     try:
         net.train_state = TrainState.from_state_dict(state, net)
-        _check_hyperparameters(net.train_state)
+        _check_hyperparameters(net.train_state, net.n_params)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
         raise _bad(path, f"training state: {_one_line(exc)}") from None
     if net.history is None:
@@ -316,16 +316,18 @@ def load_checkpoint(path) -> Network:
     return net
 
 
+#: A checkpoint's counters and their bounds (epoch 1e300 was accepted, and a fit to epoch + 1 hung).
+_COUNTERS = {"epoch": _MAX_EPOCHS, "step": 2**53, "care_wait": _MAX_EPOCHS, "redraws": _MAX_EPOCHS,
+             "revived": 2**53, "schedule_start": _MAX_EPOCHS}
+
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
-def _check_hyperparameters(state) -> None:
+def _check_hyperparameters(state, n_params: int) -> None:
     """The checks ``fit`` makes of these values, by the same code (no second copy): the
-    counters as fit's ``epochs`` (whole numbers >= 0, ``_validation.check_number``), ``lr0``
+    counters (``_check_state``: whole numbers, bounded, as read), ``lr0``
     by the ``lr`` option's own check (``mlp.training.options.OPTIONS``), the optimiser's
     hyper-parameters by its own constructor (lr >= 0 and finite, betas a pair in [0, 1), …)."""
-    for key in ("epoch", "step", "care_wait", "redraws", "revived"):
-        check_number(key, getattr(state, key), integer=True, low=0, expected="a whole number >= 0")
     check_number("schedule_start", state.schedule_start, integer=True, low=0, high=state.epoch,
                  expected=f"a whole number from 0 to the epoch, {state.epoch}")
     if state.lr0 is not None:
@@ -339,6 +341,11 @@ def _check_hyperparameters(state) -> None:
             type(opt)(**opt.hyperparams())
         except (TypeError, ValueError) as exc:
             raise ValueError(f"optimizer {opt.name}: {_one_line(exc)}") from None
+        for name in opt._buffers:        # e.g. m: true in the JSON became a 1-element array
+            buffer = getattr(opt, name)
+            if buffer is not None and (buffer.shape != (n_params,) or buffer.dtype.kind != "f"):
+                raise ValueError(f"optimizer {opt.name}: {name} must be {n_params} floats (one per "
+                                 f"parameter), got shape {list(buffer.shape)} of {buffer.dtype}")
 
 
 def _one_line(exc) -> str:
@@ -360,6 +367,15 @@ def _check_state(state, net, path) -> None:
     random generator, optimiser buffers shaped like the parameters, plain hyper-parameters."""
     if not isinstance(state, dict):
         raise _bad(path, "training state must be an object")
+    optimizer = state.get("optimizer") if isinstance(state.get("optimizer"), dict) else {}
+    counters = [(key, state.get(key), most) for key, most in _COUNTERS.items()]
+    for key, value, most in [*counters, ("optimizer t", optimizer.get("t"), 2**53)]:
+        if value is not None:     # as read (TrainState turns 1e300 into an int): bounded
+            try:
+                check_number(key, value, integer=True, low=0, high=most,
+                             expected=f"a whole number from 0 to {most:,}")
+            except ValueError as exc:
+                raise _bad(path, f"training state: {exc}") from None
     rng = state.get("rng")
     if rng is not None and (not isinstance(rng, dict) or rng.get("bit_generator") not in _BIT_GENERATORS):
         raise _bad(path, f"training state: the random generator must be one of {', '.join(_BIT_GENERATORS)}")
