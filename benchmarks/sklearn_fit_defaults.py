@@ -1,106 +1,128 @@
-"""Network.fit's defaults against scikit-learn's default MLPClassifier: test log-loss and accuracy.
+"""Network.fit's defaults against scikit-learn's default MLP: test log-loss (classification) and MSE.
 
 Not a speed benchmark: it checks that ``net.fit(X, y)`` with every option at its
 default (Adam, lr 1e-3, batch min(200, n), epochs="auto" ≈ 10,000 steps, weight_decay
-"auto" = 1e-3 with epochs="auto") generalises as well as ``sklearn.neural_network.MLPClassifier()`` — the same
-architecture (one hidden layer of 100 ReLU units, softmax output) — and what the
-default L2 penalty changes (the same run with ``weight_decay=0``). Data sets: mnist-5k
-(pixels ÷ 255; needs the ``datasets`` extra), digits (÷ 16), breast_cancer, iris and
-wine (standardised with the training rows' mean and std); stratified 80/20 splits with
-seeds 0 … S−1; mlp's network is built with ``seed`` = the split seed, scikit-learn's
-``random_state`` likewise.
+"auto" = 1e-3 with epochs="auto") generalises as well as scikit-learn's default
+``MLPClassifier()`` / ``MLPRegressor()`` — the same architecture (one hidden layer of 100
+ReLU units, softmax / sigmoid / identity output) — and what other rules for the defaults
+would give (``--variants``: fit options worked out from the training rows, e.g. the L2
+penalty scaled with n, or validation-based early stopping). Data sets and their scaling:
+``sklearn_common.load`` (the seven of benchmarks/sklearn_compare.py); stratified 5-fold
+(KFold for regression) with split seed s (``--first-seed``), the network's ``seed`` and
+scikit-learn's ``random_state`` = 10·s + fold, as in sklearn_compare.py.
 
-Run: ``.venv/bin/python benchmarks/sklearn_fit_defaults.py [--seeds 2] [--no-write]``
-(several minutes: hold the shared lock). Writes (or replaces) the "fit defaults against
-scikit-learn" section of benchmarks/RESULTS.md.
+Run: ``.venv/bin/python benchmarks/sklearn_fit_defaults.py [--sets digits,wine] [--variants
+default,wd0] [--no-write]`` (minutes: mnist-5k's 10,000 steps per fold; hold the shared lock).
+Writes (or replaces) the "fit defaults against scikit-learn" section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
 import warnings
 
 import numpy as np
+from sklearn_common import SETS, load, versions, write
 
 BEGIN, END = "<!-- sklearn-fit-defaults:begin -->", "<!-- sklearn-fit-defaults:end -->"
-SETS = ["mnist-5k", "digits", "breast_cancer", "iris", "wine"]
 
 
-def split(name, seed):
-    from sklearn import datasets
-    from sklearn.model_selection import train_test_split
-
-    import mlp.datasets
-
-    if name == "mnist-5k":
-        X, y = mlp.datasets.mnist_5k()
-    elif name == "digits":
-        X, y = datasets.load_digits(return_X_y=True)
-        X = X / 16.0
-    else:
-        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
-    if name not in ("mnist-5k", "digits"):
-        mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
-        X_tr, X_te = (X_tr - mean) / std, (X_te - mean) / std
-    return X_tr, X_te, y_tr, y_te
+def _validation(n):
+    """Hold out 10 % (the rows are shuffled first), stop after 1,000 steps without improvement."""
+    n_batches = -(-int(0.9 * n) // min(200, int(0.9 * n)))
+    return {"validation_split": 0.1, "early_stopping": True, "patience": max(10, 1000 // n_batches)}
 
 
-def measure(name, seed) -> dict:
-    """Test log-loss and accuracy of the three contenders on one split."""
-    from sklearn.metrics import log_loss
-    from sklearn.neural_network import MLPClassifier
+#: name -> (label, fit options from the number of training rows n)
+VARIANTS = {
+    "default": ("mlp fit defaults", lambda n: {}),
+    "wd0": ("weight_decay=0", lambda n: {"weight_decay": 0.0}),
+    "wd_n": ("weight_decay=min(0.01, 4/n)", lambda n: {"weight_decay": min(0.01, 4.0 / n)}),
+    "val": ("validation early stopping", _validation),
+}
+
+
+def measure(name, first_seed, variants) -> dict:
+    """Per contender: the test losses (log-loss or MSE) and scores (accuracy or R²) of the 5 folds."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     import mlp
 
-    X_tr, X_te, y_tr, y_te = split(name, seed)
-    k = len(np.unique(y_tr))
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = MLPClassifier(random_state=seed).fit(X_tr, y_tr).predict_proba(X_te)
-        out["scikit-learn"] = (log_loss(y_te, p), float(np.mean(p.argmax(axis=1) == y_te)))
-        for label, options in (("mlp", {}), ("mlp, weight_decay=0", {"weight_decay": 0.0})):
-            net = mlp.Network.from_sizes([X_tr.shape[1], 100, k], hidden="relu", output="softmax",
-                                         seed=seed)
-            net.fit(X_tr, y_tr, progress=False, **options)
-            p = net.predict_proba(X_te)
-            out[label] = (log_loss(y_te, p), float(np.mean(p.argmax(axis=1) == y_te)))
-    return out
+    X, y, task, scale = load(name)
+    Split = StratifiedKFold if task == "classification" else KFold
+    out = {c: ([], []) for c in ["scikit-learn", *variants]}
+    for k, (train, test) in enumerate(Split(5, shuffle=True, random_state=first_seed).split(X, y)):
+        seed = 10 * first_seed + k
+        train = np.random.default_rng(seed).permutation(train)   # validation_split takes the last rows
+        X_tr, X_te, y_tr, y_te = X[train], X[test], y[train], y[test]
+        if scale:
+            mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
+            X_tr, X_te = (X_tr - mean) / std, (X_te - mean) / std
+        if task == "classification":
+            k_out = len(np.unique(y_tr))
+            sizes, output = [X.shape[1], 100, k_out], "softmax" if k_out > 2 else "sigmoid"
+            sk = MLPClassifier(random_state=seed)
+        else:
+            sizes, output, sk = [X.shape[1], 100, 1], "identity", MLPRegressor(random_state=seed)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sk.fit(X_tr, y_tr)
+            predict = sk.predict_proba if task == "classification" else sk.predict
+            _record(out["scikit-learn"], task, predict(X_te), y_te, np.unique(y_tr))
+            for v in variants:
+                net = mlp.Network.from_sizes(sizes, hidden="relu", output=output, seed=seed)
+                net.fit(X_tr, y_tr, progress=False, **VARIANTS[v][1](len(X_tr)))
+                _record(out[v], task, net(X_te), y_te, np.unique(y_tr))
+    return {"task": task, **out}
+
+
+def _record(into, task, p, y_te, labels) -> None:
+    """Append the test loss and score of predictions ``p`` to ``into`` = (losses, scores)."""
+    from sklearn.metrics import log_loss, mean_squared_error, r2_score
+
+    if task == "classification":
+        p = np.hstack([1 - p, p]) if p.ndim == 2 and p.shape[1] == 1 else p
+        into[0].append(log_loss(y_te, p, labels=labels))
+        into[1].append(float(np.mean(labels[p.argmax(axis=1)] == y_te)))
+    else:
+        into[0].append(mean_squared_error(y_te, p.reshape(-1)))
+        into[1].append(r2_score(y_te, p.reshape(-1)))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=2, help="splits per data set (default 2)")
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated ({','.join(SETS)})")
+    parser.add_argument("--variants", default="default,wd0",
+                        help=f"mlp contenders, comma-separated ({','.join(VARIANTS)}; default default,wd0)")
+    parser.add_argument("--first-seed", type=int, default=0, help="split seed (default 0)")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     args = parser.parse_args(argv)
-
-    import sklearn
-
-    import mlp
+    variants = args.variants.split(",")
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
 
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    contenders = ["scikit-learn", "mlp", "mlp, weight_decay=0"]
     rows, verdicts = [], []
     for name in args.sets.split(","):
-        runs = [measure(name, seed) for seed in range(args.seeds)]
+        res = measure(name, args.first_seed, variants)
         cells = []
-        for c in contenders:
-            losses, accs = [r[c][0] for r in runs], [r[c][1] for r in runs]
-            cells.append(f"{statistics.mean(losses):.3f} ({', '.join(f'{v:.3f}' for v in losses)}) / "
-                         f"{statistics.mean(accs):.3f}")
-        ours = statistics.mean(r["mlp"][0] for r in runs)
-        theirs = statistics.mean(r["scikit-learn"][0] for r in runs)
+        for c in ["scikit-learn", *variants]:
+            losses, scores = res[c]
+            cells.append(f"{statistics.mean(losses):.3f} ± {statistics.stdev(losses):.3f} / "
+                         f"{statistics.mean(scores):.3f}")
+        ours, theirs = statistics.mean(res[variants[0]][0]), statistics.mean(res["scikit-learn"][0])
         verdicts.append((name, ours <= theirs))
-        rows.append(f"| {name} | " + " | ".join(cells) + f" | {'yes' if ours <= theirs else 'no'} |")
+        metric = "log-loss / accuracy" if res["task"] == "classification" else "MSE / R²"
+        rows.append(f"| {name} | {metric} | " + " | ".join(cells)
+                    + f" | {'yes' if ours <= theirs else 'no'} |")
         print(rows[-1], flush=True)
-    summary = (f"fit's defaults reach a test log-loss no worse than scikit-learn's default MLP on "
+    summary = (f"{VARIANTS[variants[0]][0]}: a mean test loss no worse than scikit-learn's default MLP on "
                f"{sum(v for _, v in verdicts)} of {len(verdicts)} data sets "
                f"({', '.join(n for n, v in verdicts if not v) or 'all'}"
                f"{' not' if any(not v for _, v in verdicts) else ''}).")
@@ -110,29 +132,26 @@ def main(argv=None) -> int:
         "## fit defaults against scikit-learn",
         "",
         "`benchmarks/sklearn_fit_defaults.py`: `Network.from_sizes([d, 100, k], hidden=\"relu\", "
-        "output=\"softmax\", seed=s).fit(X, y)` with every option at its default (Adam, lr 1e-3, "
-        "batch min(200, n), epochs=\"auto\" ≈ 10,000 steps, weight_decay=\"auto\" = 1e-3 with "
-        "epochs=\"auto\"), the same with weight_decay=0 (the default before), and scikit-learn's "
-        "`MLPClassifier(random_state=s)` "
-        f"(same architecture). Stratified 80/20 splits, seeds 0–{args.seeds - 1}. Cells: mean test "
-        "log-loss (per split) / mean test accuracy.",
+        "output=softmax/sigmoid/identity, seed=s).fit(X, y)` with every option at its default (Adam, lr "
+        "1e-3, batch min(200, n), epochs=\"auto\" ≈ 10,000 steps, weight_decay=\"auto\" = 1e-3 with "
+        "epochs=\"auto\") and the variants named in the header, against scikit-learn's "
+        "`MLPClassifier(random_state=s)` / `MLPRegressor(random_state=s)` (same architecture). "
+        f"Stratified 5-fold (KFold for regression), split seed {args.first_seed}; data sets as in the "
+        "scikit-learn comparison. Cells: mean ± std over the folds of the test log-loss (MSE on "
+        "standardised y for regression) / mean accuracy (R²).",
         "",
-        "| data set | scikit-learn | mlp fit defaults | mlp, weight_decay=0 | mlp ≤ scikit-learn? |",
-        "|---|---|---|---|---|",
+        "| data set | metric | scikit-learn | " + " | ".join(VARIANTS[v][0] for v in variants)
+        + f" | {VARIANTS[variants[0]][0]} ≤ scikit-learn? |",
+        "|---|---|---|" + "---|" * len(variants) + "---|",
         *rows,
         "",
         summary,
         "",
-        f"Python {platform.python_version()}, NumPy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, mlp {mlp.__version__}, {os.cpu_count()} CPUs; started {started}.",
+        f"{versions()}; started {started}.",
         END,
     ])
     if not args.no_write:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from _common import RESULTS, write_section
-
-        write_section(section, BEGIN, END)
-        print(f"wrote the fit-defaults section of {RESULTS}")
+        write(section, BEGIN, END, "fit-defaults")
     return 0
 
 
