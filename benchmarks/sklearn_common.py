@@ -70,10 +70,14 @@ def table_rows(begin: str, end: str) -> dict:
     return rows
 
 
-def write(section: str, begin: str, end: str, what: str) -> None:
-    """Put ``section`` in place of RESULTS.md's section between ``begin`` and ``end``."""
+def write(head: list, rows: list, summary: str, started: str, begin: str, end: str, *,
+          what: str, no_write: bool) -> None:
+    """Assemble a section — ``head`` (title, text, table header), the table ``rows``, ``summary``
+    and the versions — and put it in place of RESULTS.md's section between ``begin`` and ``end``
+    (unless ``no_write``)."""
     from _common import RESULTS, write_section
 
-    write_section(section, begin, end)
-    print(f"wrote the {what} section of {RESULTS}")
-
+    section = "\n".join([begin, *head, *rows, "", summary, "", f"{versions()}; started {started}.", end])
+    if not no_write:
+        write_section(section, begin, end)
+        print(f"wrote the {what} section of {RESULTS}")

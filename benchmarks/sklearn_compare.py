@@ -38,7 +38,7 @@ import sys
 import time
 import warnings
 
-from sklearn_common import SETS, load, table_rows, versions, write
+from sklearn_common import SETS, load, table_rows, write
 
 BEGIN, END = "<!-- sklearn-comparison:begin -->", "<!-- sklearn-comparison:end -->"
 LIBRARIES = {"scikit-learn": "sklearn.neural_network", "mlp": "mlp.sklearn"}
@@ -129,8 +129,7 @@ def main(argv=None) -> int:
                f"{len(verdicts)} data sets; its median fit time is shorter on {n_faster} of {len(verdicts)} "
                f"(ratios {min(r for _, r in verdicts):.2f}× – {max(r for _, r in verdicts):.2f}×).")
     print(summary)
-    section = "\n".join([
-        begin,
+    head = [
         title,
         "",
         "`benchmarks/sklearn_compare.py`: `mlp.sklearn.MLPClassifier`/`MLPRegressor` against "
@@ -151,15 +150,9 @@ def main(argv=None) -> int:
         "| data set | n×d | score | scikit-learn | mlp | mlp − sklearn (within 1 std?) | "
         "sklearn fit | mlp fit | speed-up | epochs | run |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        summary,
-        "",
-        f"{versions()}; last run started {started}.",
-        end,
-    ])
-    if not args.no_write:
-        write(section, begin, end, "scikit-learn comparison")
+    ]
+    write(head, rows, summary, f"{started} (the last run)", begin, end, what="scikit-learn comparison",
+          no_write=args.no_write)
     return 0
 
 

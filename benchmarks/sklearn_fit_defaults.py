@@ -25,7 +25,7 @@ import time
 import warnings
 
 import numpy as np
-from sklearn_common import SETS, load, versions, write
+from sklearn_common import SETS, load, write
 
 BEGIN, END = "<!-- sklearn-fit-defaults:begin -->", "<!-- sklearn-fit-defaults:end -->"
 
@@ -127,8 +127,7 @@ def main(argv=None) -> int:
                f"({', '.join(n for n, v in verdicts if not v) or 'all'}"
                f"{' not' if any(not v for _, v in verdicts) else ''}).")
     print(summary)
-    section = "\n".join([
-        BEGIN,
+    head = [
         "## fit defaults against scikit-learn",
         "",
         "`benchmarks/sklearn_fit_defaults.py`: `Network.from_sizes([d, 100, k], hidden=\"relu\", "
@@ -143,15 +142,8 @@ def main(argv=None) -> int:
         "| data set | metric | scikit-learn | " + " | ".join(VARIANTS[v][0] for v in variants)
         + f" | {VARIANTS[variants[0]][0]} ≤ scikit-learn? |",
         "|---|---|---|" + "---|" * len(variants) + "---|",
-        *rows,
-        "",
-        summary,
-        "",
-        f"{versions()}; started {started}.",
-        END,
-    ])
-    if not args.no_write:
-        write(section, BEGIN, END, "fit-defaults")
+    ]
+    write(head, rows, summary, started, BEGIN, END, what="fit-defaults", no_write=args.no_write)
     return 0
 
 
