@@ -4,7 +4,7 @@ Not a speed benchmark: it checks that ``net.fit(X, y)`` with every option at its
 default (Adam, lr 1e-3, batch min(200, n), epochs="auto" ≈ 10,000 steps, weight_decay
 "auto" = 1e-3 with epochs="auto") generalises as well as scikit-learn's default
 ``MLPClassifier()`` / ``MLPRegressor()`` — the same architecture (one hidden layer of 100
-ReLU units, softmax / sigmoid / identity output) — and what other rules for the defaults
+ReLU units; a softmax output (two units for two classes) / an identity output) — and what other rules for the defaults
 would give (``--variants``: fit options worked out from the training rows, e.g. the L2
 penalty scaled with n, or validation-based early stopping). Data sets and their scaling:
 ``sklearn_common.load`` (the seven of benchmarks/sklearn_compare.py); stratified 5-fold
@@ -67,8 +67,7 @@ def measure(name, first_seed, variants) -> dict:
             mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
             X_tr, X_te = (X_tr - mean) / std, (X_te - mean) / std
         if task == "classification":
-            k_out = len(np.unique(y_tr))
-            sizes, output = [X.shape[1], 100, k_out], "softmax" if k_out > 2 else "sigmoid"
+            sizes, output = [X.shape[1], 100, len(np.unique(y_tr))], "softmax"
             sk = MLPClassifier(random_state=seed)
         else:
             sizes, output, sk = [X.shape[1], 100, 1], "identity", MLPRegressor(random_state=seed)
@@ -143,7 +142,7 @@ def main(argv=None) -> int:
         "## fit defaults against scikit-learn",
         "",
         "`benchmarks/sklearn_fit_defaults.py`: `Network.from_sizes([d, 100, k], hidden=\"relu\", "
-        "output=softmax/sigmoid/identity, seed=s).fit(X, y)` with every option at its default (Adam, lr "
+        "output="softmax"/"identity", seed=s).fit(X, y)` with every option at its default (Adam, lr "
         "1e-3, batch min(200, n), epochs=\"auto\" ≈ 10,000 steps, weight_decay=\"auto\" = 1e-3 with "
         "epochs=\"auto\") and the variants named in the header, against scikit-learn's "
         "`MLPClassifier(random_state=s)` / `MLPRegressor(random_state=s)` (same architecture). "
