@@ -4,8 +4,8 @@ Not a speed benchmark: it checks that ``net.fit(X, y)`` with every option at its
 default (Adam, lr 1e-3, batch min(200, n), epochs="auto" ≈ 10,000 steps, weight_decay
 "auto" = 1e-3 with epochs="auto") generalises as well as scikit-learn's default
 ``MLPClassifier()`` / ``MLPRegressor()`` — the same architecture (one hidden layer of 100
-ReLU units; a softmax output (two units for two classes) / an identity output) — and what other rules for the defaults
-would give (``--variants``: fit options worked out from the training rows, e.g. the L2
+ReLU units; a softmax output, two units for two classes, or an identity output) — and what
+other rules for the defaults would give (``--variants``: fit options worked out from the training rows, e.g. the L2
 penalty scaled with n, or validation-based early stopping). Data sets and their scaling:
 ``sklearn_common.load`` (the seven of benchmarks/sklearn_compare.py); stratified 5-fold
 (KFold for regression) with split seed s (``--first-seed``), the network's ``seed`` and
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
         "## fit defaults against scikit-learn",
         "",
         "`benchmarks/sklearn_fit_defaults.py`: `Network.from_sizes([d, 100, k], hidden=\"relu\", "
-        "output="softmax"/"identity", seed=s).fit(X, y)` with every option at its default (Adam, lr "
+        "output=\"softmax\" / \"identity\", seed=s).fit(X, y)` with every option at its default (Adam, lr "
         "1e-3, batch min(200, n), epochs=\"auto\" ≈ 10,000 steps, weight_decay=\"auto\" = 1e-3 with "
         "epochs=\"auto\") and the variants named in the header, against scikit-learn's "
         "`MLPClassifier(random_state=s)` / `MLPRegressor(random_state=s)` (same architecture). "
