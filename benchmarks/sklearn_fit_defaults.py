@@ -6,7 +6,8 @@ default (Adam, lr 1e-3, batch min(200, n), epochs="auto" ≈ 10,000 steps, weigh
 ``MLPClassifier()`` / ``MLPRegressor()`` — the same architecture (one hidden layer of 100
 ReLU units; a softmax output, two units for two classes, or an identity output) — and what
 other rules for the defaults would give (``--variants``: fit options worked out from the
-training rows, e.g. the L2 penalty scaled with n, or validation-based early stopping). Data sets and their scaling:
+training rows, e.g. the L2 penalty scaled with n, or validation-based early stopping).
+Data sets and their scaling:
 ``sklearn_common.load`` (the seven of benchmarks/sklearn_compare.py); stratified 5-fold
 (KFold for regression) with split seed s (``--first-seed``), the network's ``seed`` and
 scikit-learn's ``random_state`` = 10·s + fold, as in sklearn_compare.py.
