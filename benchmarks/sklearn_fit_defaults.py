@@ -38,6 +38,12 @@ def _validation(n):
     return {"validation_split": 0.1, "early_stopping": True, "patience": max(10, 1000 // n_batches)}
 
 
+def _per_example(n, task):
+    """The factor that puts a penalty per example on the loss's scale: fit's mse (regression)
+    is ½ Σ over the batch, its cross-entropy the mean."""
+    return min(200, n) if task == "regression" else 1
+
+
 #: name -> (label, fit options from the number of training rows n and the task)
 VARIANTS = {
     "default": ("mlp fit defaults", lambda n, task: {}),
@@ -46,7 +52,9 @@ VARIANTS = {
     "val": ("validation early stopping", lambda n, task: _validation(n)),
     # the regression loss (mse, ½ Σ over the batch) is batch× a mean loss: the same penalty per example
     "wd_batch": ("weight_decay=1e-3·batch for ½Σ mse",
-                 lambda n, task: {"weight_decay": 1e-3 * (min(200, n) if task == "regression" else 1)}),
+                 lambda n, task: {"weight_decay": 1e-3 * _per_example(n, task)}),
+    "wd_nb": ("weight_decay=min(0.01, 4/n), ·batch for ½Σ mse",
+              lambda n, task: {"weight_decay": min(0.01, 4.0 / n) * _per_example(n, task)}),
 }
 
 
