@@ -221,7 +221,7 @@ def _still_falling(losses) -> bool:
 def fit(net, X, y, **options) -> History:
     opts = FitOptions(**options)
     data = prepare(net, X, y, opts)
-    opts.check(data.X.shape[0], len(net.layers) - 1)
+    opts.check(data.X.shape[0], len(net.layers) - 1, data.loss)
     check_input_scale(data.X)
     run = _start(net, opts, data)
     hooks = _hooks.build(run)

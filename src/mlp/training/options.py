@@ -38,7 +38,8 @@ __all__ = ["AUTO_BATCH", "AUTO_MIN_EPOCHS", "AUTO_STEPS", "AUTO_WEIGHT_DECAY", "
 #: ``epochs="auto"`` trains for about this many optimiser steps (at least ``AUTO_MIN_EPOCHS``).
 AUTO_STEPS = 10000
 AUTO_MIN_EPOCHS = 10
-#: ``weight_decay="auto"``: the L2 penalty of an ``epochs="auto"`` run (0 when epochs are given).
+#: ``weight_decay="auto"``: the L2 penalty per example of an ``epochs="auto"`` run (0 when epochs
+#: are given); times the batch size for a loss summed over the batch.
 AUTO_WEIGHT_DECAY = 1e-3
 #: ``batch_size="auto"`` is min(AUTO_BATCH, n), scikit-learn's rule.
 AUTO_BATCH = 200
@@ -71,9 +72,14 @@ def _epochs(v, o):
 
 
 def _weight_decay(v, o):
-    """"auto" is AUTO_WEIGHT_DECAY for an epochs="auto" run, else 0 (checked before epochs)."""
+    """"auto" is AUTO_WEIGHT_DECAY per example for an epochs="auto" run, else 0 (checked after
+    batch_size, before epochs): times the batch size when the loss sums over the batch (mse's
+    ½ Σ), so that the penalty weighs against each example's loss as it does against a mean."""
     if isinstance(v, str) and v == "auto":
-        return AUTO_WEIGHT_DECAY if isinstance(o.epochs, str) and o.epochs == "auto" else 0.0
+        if not (isinstance(o.epochs, str) and o.epochs == "auto"):
+            return 0.0
+        sums = getattr(o.resolved_loss, "reduction", "mean") != "mean"
+        return AUTO_WEIGHT_DECAY * (o.batch_size if sums else 1)
     return check_number("weight_decay", v, low=0, expected="a finite number >= 0 or 'auto'")
 
 
@@ -294,13 +300,15 @@ weight_decay : float or "auto", default "auto"
     L2 penalty ½ λ ‖w‖² on the weights (not the biases), added to the loss:
     gradient λ w, applied before the optimiser (as ``torch.optim.Adam``'s
     ``weight_decay``; use ``optimizer=AdamW(...)`` for decoupled decay).
-    "auto" is 1e-3 (``AUTO_WEIGHT_DECAY``) with ``epochs="auto"`` and 0 when you
-    give the epochs (then fit is exactly the lecture's loop). The ~10,000 steps of
-    the "auto" run otherwise drive the training loss to 0 with ever larger
-    weights and overconfident predictions: with the penalty, fit's defaults reach
-    a test log-loss of 0.16–0.19 on mnist-5k where 0 gave 0.36–0.45 and
-    scikit-learn's default MLP 0.25–0.32, at the same or better accuracy
-    (benchmarks/sklearn_fit_defaults.py).""", _weight_decay,
+    "auto" is 1e-3 (``AUTO_WEIGHT_DECAY``) per example with ``epochs="auto"`` —
+    1e-3 for a mean loss (cross-entropy), 1e-3 × batch size for one summed over
+    the batch (mse's ½ Σ) — and 0 when you give the epochs (then fit is exactly
+    the lecture's loop). The ~10,000 steps of the "auto" run otherwise drive the
+    training loss to 0 with ever larger weights and overconfident predictions:
+    with the penalty, fit's defaults reach a test log-loss of 0.16–0.19 on
+    mnist-5k where 0 gave 0.36–0.45 and scikit-learn's default MLP 0.25–0.32,
+    and a test MSE of 0.50 on diabetes where 1e-3 against the summed mse gave
+    0.80 and scikit-learn 0.51 (benchmarks/sklearn_fit_defaults.py).""", _weight_decay,
          resume=True, cli={"type": parse_nonneg_float, "metavar": "L2", "help": "L2 penalty"}),
     _opt("l1", 0.0, """
 l1 : float, default 0
@@ -381,11 +389,12 @@ class FitOptions:
         for name, option in OPTIONS.items():
             setattr(self, name, kwargs.get(name, option.default))
         self.given = frozenset(kwargs)
-        self.n = self.n_batches = self.n_hidden = None
+        self.n = self.n_batches = self.n_hidden = self.resolved_loss = None
 
-    def check(self, n: int, n_hidden: int) -> FitOptions:
-        """Validate every option (in ``_CHECK_ORDER``, then the rest) for n examples."""
-        self.n, self.n_hidden = n, n_hidden
+    def check(self, n: int, n_hidden: int, loss: _losses.Loss | None = None) -> FitOptions:
+        """Validate every option (in ``_CHECK_ORDER``, then the rest) for n examples;
+        ``loss``: the Loss that ``loss`` resolved to (``weight_decay="auto"`` follows its scale)."""
+        self.n, self.n_hidden, self.resolved_loss = n, n_hidden, loss
         for name in _CHECK_ORDER + tuple(k for k in OPTIONS if k not in _CHECK_ORDER):
             option = OPTIONS[name]
             if option.check is not None:
