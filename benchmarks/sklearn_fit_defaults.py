@@ -2,7 +2,7 @@
 
 Not a speed benchmark: it checks that ``net.fit(X, y)`` with every option at its
 default (Adam, lr 1e-3, batch min(200, n), epochs="auto" ≈ 10,000 steps, weight_decay
-"auto" = 1e-3 with epochs="auto") generalises as well as scikit-learn's default
+"auto" = 1e-3 per example with epochs="auto") generalises as well as scikit-learn's default
 ``MLPClassifier()`` / ``MLPRegressor()`` — the same architecture (one hidden layer of 100
 ReLU units; a softmax output, two units for two classes, or an identity output) — and what
 other rules for the defaults would give (``--variants``: fit options worked out from the
@@ -152,12 +152,13 @@ def main(argv=None) -> int:
         "",
         "`benchmarks/sklearn_fit_defaults.py`: `Network.from_sizes([d, 100, k], hidden=\"relu\", "
         "output=\"softmax\" / \"identity\", seed=s).fit(X, y)` with every option at its default (Adam, lr "
-        "1e-3, batch min(200, n), epochs=\"auto\" ≈ 10,000 steps, weight_decay=\"auto\" = 1e-3 with "
-        "epochs=\"auto\") and the variants named in the header, against scikit-learn's "
+        "1e-3, batch min(200, n), epochs=\"auto\" ≈ 10,000 steps, weight_decay=\"auto\" = 1e-3 per "
+        "example with epochs=\"auto\", × the batch size for mse) and the variants named in the header, "
+        "against scikit-learn's "
         "`MLPClassifier(random_state=s)` / `MLPRegressor(random_state=s)` (same architecture). "
         f"Stratified 5-fold (KFold for regression), split seed {args.first_seed}; data sets as in the "
-        "scikit-learn comparison. Cells: mean ± std over the folds of the test log-loss (MSE on "
-        "standardised y for regression) / mean accuracy (R²).",
+        "scikit-learn comparison. Cells: mean ± std over the folds of the test log-loss (MSE for "
+        "regression: diabetes' y standardised, friedman1's as generated) / mean accuracy (R²).",
         "",
         "| data set | metric | scikit-learn | " + " | ".join(VARIANTS[v][0] for v in variants)
         + f" | {VARIANTS[variants[0]][0]} ≤ scikit-learn? |",
