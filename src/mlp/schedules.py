@@ -1,8 +1,9 @@
 """Learning-rate schedules: the learning rate η as a function of the epoch.
 
 This module owns how η changes during training; ``fit`` asks the schedule once
-at the start of every epoch (``lr = schedule(epoch, lr0)``, ``epoch`` counting
-completed epochs from 0, ``lr0`` the learning rate given to ``fit``) and sets
+at the start of every epoch (``lr = schedule(epoch, lr0)``, ``epoch`` counting the
+epochs completed since the fit that set the schedule, from 0; ``lr0`` the learning
+rate given to ``fit``) and sets
 the optimiser's ``lr``. After every epoch ``fit`` calls ``on_epoch_end(value)`` with the
 monitored loss (the validation loss, else the training loss): ``ReduceOnPlateau`` and
 a user's ``Schedule`` subclass can react to it.

@@ -293,6 +293,9 @@ schedule : str, Schedule, callable or None
     Learning-rate schedule (``mlp.schedules``), set at the start of every epoch:
     "constant", "step", "exponential", "cosine", "invscaling", "plateau", a
     ``Schedule`` or ``f(epoch) -> lr``. None leaves the optimiser's lr alone.
+    A new schedule counts its epochs from this fit's first (as a new PyTorch
+    scheduler; "cosine" anneals over this fit's ``epochs``); the same one again
+    (object, function or the current one's name) continues where it was.
     A ``Schedule``'s ``on_epoch_end`` is called after every epoch with the
     validation loss (the training loss without validation data)."""),
     _opt("weight_decay", "auto", """
