@@ -40,6 +40,7 @@ import argparse
 import datetime
 import json
 import os
+import pickle
 import platform
 import statistics
 import subprocess
@@ -279,6 +280,11 @@ def report(info, train, tiny, predict, compiled, memory, imports, args) -> str:
               f"(1/5/15 min) at start {' '.join(f'{v:.2f}' for v in info['load_start'])}, at end "
               f"{' '.join(f'{v:.2f}' for v in info['load_end'])}: the machine is shared, so only "
               "ratios of this one run mean anything.", ""]
+    if len(info.get("loads", [])) > 1:
+        lines += ["The run was taken in parts of a few minutes each (`--save`, then `--merge`), "
+                  "every part under the exclusive benchmark lock; load average (1 min) at the start and "
+                  "end of each part: " + "; ".join(f"{d}: {a[0]:.2f} → {b[0]:.2f}" for d, a, b in info["loads"])
+                  + ".", ""]
     if train:
         lines += [f"### Training throughput, 784-256-128-10 float32 (samples/s; {args.n:,} examples, "
                   f"{args.epochs} epochs per run)", "",
@@ -402,6 +408,33 @@ def report(info, train, tiny, predict, compiled, memory, imports, args) -> str:
     return "\n".join(lines)
 
 
+def merge(args) -> int:
+    """One report from runs saved with --save: each part from the run that measured it; the load
+    averages of every run are listed."""
+    runs = []
+    for path in args.merge:
+        with open(path, "rb") as f:
+            runs.append(pickle.load(f))
+    parts = [{} for _ in range(6)]
+    for run in runs:
+        for merged, part in zip(parts, run["parts"]):
+            merged.update(part)
+    first = runs[0]
+    info = dict(first["info"])
+    info["date"] = " + ".join(r["info"]["date"] for r in runs)
+    info["load_start"] = first["info"]["load_start"]
+    info["load_end"] = runs[-1]["info"]["load_end"]
+    info["loads"] = [(r["info"]["date"], r["info"]["load_start"], r["info"]["load_end"]) for r in runs]
+    for key in ("quick", "n", "epochs", "reps", "tiny_steps"):
+        setattr(args, key, first["args"][key])
+    section = report(info, *parts, args)
+    print(section)
+    if not args.no_write:
+        write_section(section, BEGIN, END)
+        print(f"\nwrote the speed section of {RESULTS}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short version")
@@ -410,7 +443,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", default=None, help="comma-separated batch sizes (default 32,128,512)")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per measurement (default 3)")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
+    parser.add_argument("--save", help="also keep this run's figures in FILE (for --merge)")
+    parser.add_argument("--merge", nargs="+", metavar="FILE",
+                        help="measure nothing: one report from the figures of runs saved with --save (a full "
+                             "run split into parts of a few minutes each)")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args)
     args.n = 12_800 if args.quick else 60_000
     args.epochs = 1 if args.quick else 2
     args.reps = args.reps or 3
@@ -447,6 +486,10 @@ def main(argv=None) -> int:
     if "import" in parts:
         imports = bench_import(5 if args.quick else 9, log)
     info["load_end"] = os.getloadavg()
+    if args.save:
+        with open(args.save, "wb") as f:
+            pickle.dump({"info": info, "args": vars(args), "parts": (train, tiny, predict, compiled, memory,
+                                                                      imports)}, f)
     section = report(info, train, tiny, predict, compiled, memory, imports, args)
     print()
     print(section)

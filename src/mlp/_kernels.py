@@ -13,7 +13,8 @@ proves every pair equal to float round-off, and the fast path equal to the plain
 through ``mlp.fast_paths(False)``.
 
 numba is optional (``pip install mlp[fast]``): ``import mlp`` never imports it. ``get()``
-imports and compiles on first use — ``@njit(parallel=True, fastmath=False, cache=True)``,
+imports and compiles on first use — ``@njit(parallel=True, fastmath=False, cache=True,
+error_model="numpy")`` (fastmath only "reassoc" for the row sums, see ``_REASSOC``),
 so the machine code is cached on disk and a second process loads it instead of compiling
 — and returns ``None`` when numba is missing or ``MLP_NO_NUMBA`` is set; then the NumPy
 twins run, the same numbers, single-threaded.
