@@ -48,6 +48,19 @@ def test_a_resumed_auto_run_ends_as_the_straight_run(auto_run, tmp_path, epochs)
     assert resumed.history.loss == straight.history.loss
 
 
+def test_a_regression_records_fits_per_example_penalty(tmp_path):
+    """fit's "auto" L2 is 1e-3 per example: times the batch size for mse's ½ Σ (the rule of
+    FitOptions.check, given the loss fit resolves)."""
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{(i % 7) * 0.5 + 0.1 * (i % 3)}" for i in range(40))
+    (tmp_path / "r.csv").write_text("a,b,y\n" + rows + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", str(tmp_path / "r.csv"), "--hidden", "3", "--seed", "0", "-q",
+                     "--batch-size", "8", "--out", str(tmp_path / "m.safetensors")]) == 0
+    meta = mlp.load(tmp_path / "m.safetensors").metadata
+    assert meta["task"] == "regression" and meta["weight_decay"] == pytest.approx(8e-3)
+
+
 def test_given_epochs_record_weight_decay_zero(tmp_path):
     assert _train("--epochs", 3, "--out", tmp_path / "m.safetensors") == 0
     meta = mlp.load(tmp_path / "m.safetensors").metadata

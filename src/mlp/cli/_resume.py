@@ -76,11 +76,13 @@ def _could_be(parse, value) -> bool:
         return False
 
 
-def plan(kwargs: dict, n_train: int, n_hidden: int) -> tuple[int, float]:
-    """(epochs, weight_decay) that ``fit`` will use with these arguments for ``n_train`` rows:
-    its own rules (``FitOptions.check``) turn "auto" into numbers."""
+def plan(kwargs: dict, n_train: int, net) -> tuple[int, float]:
+    """(epochs, weight_decay) that ``fit`` will use with these arguments for ``n_train`` rows of
+    ``net``: its own rules (``FitOptions.check``, with the loss fit resolves: the "auto" weight
+    decay follows its scale) turn "auto" into numbers."""
     given = {k: kwargs[k] for k in ("epochs", "batch_size", "weight_decay") if k in kwargs}
-    opts = FitOptions(**given).check(n_train, n_hidden)
+    loss = losses.resolve_loss(kwargs.get("loss", "auto"), net.layers[-1].activation)
+    opts = FitOptions(**given).check(n_train, len(net.layers) - 1, loss)
     return opts.epochs, opts.weight_decay
 
 

@@ -341,7 +341,7 @@ def _fit_kwargs(r: _Run) -> dict:
     if r.remaining is not None:
         kwargs["epochs"] = max(r.remaining, 0)
     if not r.args.resume:       # fit's "auto" epochs and weight decay, as numbers a resume keeps
-        kwargs["epochs"], kwargs["weight_decay"] = plan(kwargs, r.parts[0].shape[0], len(r.net.layers) - 1)
+        kwargs["epochs"], kwargs["weight_decay"] = plan(kwargs, r.parts[0].shape[0], r.net)
         r.metadata["weight_decay"] = kwargs["weight_decay"]
     if epochs is not None or not r.args.resume:
         r.metadata[PLANNED] = r.completed + kwargs["epochs"]
