@@ -136,7 +136,7 @@ def main() -> None:
     free = shutil.disk_usage(folder).free
     if free < need + (2 << 30):
         sys.exit(f"out_of_core: {need / 1e9:.1f} GB needed, {free / 1e9:.1f} GB free in {folder}")
-    results = {"rows": rows, "file_gb": rows * N_IN * 4 / 1e9}
+    results = {"rows": rows, "file_gb": rows * N_IN * 4 / 1e9, "load_start": os.getloadavg()}
     try:
         t = time.perf_counter()
         generate(folder, rows)
@@ -175,14 +175,16 @@ def main() -> None:
     pair_ratios = ", ".join(f"{a['samples_s'] / b['samples_s']:.2f}" for a, b in zip(subs, mems))
     same = all(a["loss"] == b["loss"] for a, b in zip(subs, mems))
     sh = results["shuffle"]
+    load0 = " / ".join(f"{v:.2f}" for v in results["load_start"])
     block = "\n".join([
         "<!-- out_of_core:begin -->",
         "## Out-of-core training (benchmarks/out_of_core.py)",
         "",
         f"A generated {results['file_gb']:.2f} GB float32 `.npy` ({rows:,} rows × 784, labels from a random "
         "linear teacher), memory-mapped; 784-256-128-10 ReLU/softmax, SGD lr 0.05, batch 128, one epoch, "
-        f"NumPy engine, each run in a fresh process. Load average {load[0]:.2f} / {load[1]:.2f} / "
-        f"{load[2]:.2f} (1/5/15 min). The file sat in the page cache (23 GB RAM): this measures the gather "
+        f"NumPy engine, each run in a fresh process. Load average (1/5/15 min) {load0} at the start, "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the end. The file sat in the page cache "
+        "(23 GB RAM): this measures the gather "
         "and the RSS bound, not a disk.",
         "",
         "| run | rows | samples/s | peak RSS (MiB) |",

@@ -45,6 +45,20 @@ def test_open_npy_maps_and_gathers_rows_in_the_order_asked(tmp_path):
         np.asarray(rows)
 
 
+def test_the_check_pass_finds_nan_and_infinity_but_not_large_finite_values(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "CHECK_BYTES", 10 * 3 * 4)         # blocks of 10 rows
+    X = np.random.default_rng(0).normal(size=(45, 3)).astype(np.float32)
+    for name, value, finite in (("nan", np.nan, False), ("inf", -np.inf, False), ("big", 3e38, True)):
+        Z = X.copy()
+        Z[33, 1] = value
+        Z[34, 1] = value                  # 2 × 3e38 overflows float32 sums: finite all the same
+        np.save(tmp_path / f"{name}.npy", Z)
+        ok, std = sources._finite_and_scale(sources.as_rows(sources.open_npy(tmp_path / f"{name}.npy")))
+        assert ok is finite
+        if finite:
+            assert std == pytest.approx(float(Z.astype(np.float64).std(axis=0).max()), rel=1e-6)
+
+
 def test_truncated_npy_is_one_clear_error(tmp_path):
     np.save(tmp_path / "X.npy", np.ones((100, 4), np.float32))
     data = (tmp_path / "X.npy").read_bytes()

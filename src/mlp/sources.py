@@ -67,6 +67,9 @@ RELEASE_BYTES = 64 << 20
 FAULT_AROUND = 64 << 10
 #: Validation and checks read the rows in chunks of about this many bytes.
 CHUNK_BYTES = 8 << 20
+#: The check pass reads blocks of about this many bytes into one buffer, small enough to stay in
+#: the CPU's cache while its statistics are computed.
+CHECK_BYTES = 1 << 20
 
 
 class MappedRows:
@@ -241,11 +244,15 @@ class MappedRows:
             if os.preadv(fd, [out[k]], base + r * size) != size:
                 raise ValueError(f"{self.name}: could not read row {r}: the file is shorter than it was")
 
-    def _read(self, start: int, stop: int) -> np.ndarray:
-        """Rows start … stop−1, in order (shard by shard), each shard's run in one read."""
+    def _read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows start … stop−1, in order (shard by shard), each shard's run in one read (into
+        ``out``, of the stored dtype, when given: a buffer used again and again)."""
         if self.index is not None:
             return self._gather(np.arange(start, stop))
-        out = np.empty((max(stop - start, 0), *self.row_shape), self.stored_dtype)
+        if out is None or self.mean is not None or self.dtype != self.stored_dtype:
+            out = np.empty((max(stop - start, 0), *self.row_shape), self.stored_dtype)
+        else:
+            out = out[:max(stop - start, 0)]
         for p, part in enumerate(self.parts):
             lo, hi = int(self.offsets[p]), int(self.offsets[p + 1])
             a, b = max(start, lo), min(stop, hi)
@@ -278,11 +285,13 @@ class MappedRows:
                 self._pread(p, local[order], out, sel[order])
         return self._finish(out)
 
-    def chunks(self, rows: int | None = None):
-        """(start, rows start … start+len−1) over the whole, about CHUNK_BYTES at a time."""
+    def chunks(self, rows: int | None = None, reuse: bool = False):
+        """(start, rows start … start+len−1) over the whole, about CHUNK_BYTES at a time; with
+        ``reuse``, each chunk is read into the same buffer (use it before asking for the next)."""
         rows = rows or max(1, CHUNK_BYTES // max(self.row_bytes, 1))
+        buf = np.empty((min(rows, len(self)), *self.row_shape), self.stored_dtype) if reuse else None
         for start in range(0, len(self), rows):
-            yield start, self._read(start, min(start + rows, len(self)))
+            yield start, self._read(start, min(start + rows, len(self)), buf)
 
     def release(self) -> None:
         """Give the pages read so far back to the kernel (they stay in the page cache)."""
@@ -624,16 +633,31 @@ def predict(net, X, rows: int = 65536) -> np.ndarray:
 
 
 def _finite_and_scale(X: MappedRows) -> tuple[bool, float]:
-    """One streaming pass: are all entries finite, and the largest feature standard deviation."""
+    """One streaming pass: are all entries finite, and the largest feature standard deviation.
+
+    The rows are read in blocks of about CHECK_BYTES into one buffer, which stays in the CPU's
+    cache for the block's statistics (column sums as products with a vector of ones, as
+    ``_fast.max_feature_std`` does); a NaN or an infinity shows in those sums, so the exact
+    ``isfinite`` pass runs only on a block whose sums are not finite."""
     count = 0
     mean = m2 = None
-    for _, chunk in X.chunks():
+    ones = work = None
+    for _, chunk in X.chunks(max(1, CHECK_BYTES // max(X.row_bytes, 1)), reuse=True):
         c = chunk if chunk.dtype.kind == "f" else chunk.astype(np.float64)
-        if not np.isfinite(c).all():
-            return False, math.nan
         k = c.shape[0]                    # in the rows' precision (a scale check), merged in float64
-        cm = c.mean(axis=0)
-        cm2 = np.square(c - cm).sum(axis=0).astype(np.float64)
+        if ones is None or ones.size < k or ones.dtype != c.dtype:
+            ones, work = np.ones(k, c.dtype), np.empty_like(c)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cm = (ones[:k] @ c) / k
+            d = np.subtract(c, cm, out=work[:k])
+            np.multiply(d, d, out=d)
+            cm2 = (ones[:k] @ d).astype(np.float64)
+        if not (np.isfinite(cm).all() and np.isfinite(cm2).all()):
+            if not np.isfinite(c).all():
+                return False, math.nan
+            c64 = c.astype(np.float64)    # finite, but too large for sums in its precision
+            cm = c64.mean(axis=0)
+            cm2 = np.square(c64 - cm).sum(axis=0)
         cm = cm.astype(np.float64)
         if mean is None:
             mean, m2, count = cm, cm2, k
