@@ -36,7 +36,8 @@ def test_memmap_fit_equals_the_in_memory_fit(files, split):
 
 
 def test_the_memmap_is_never_read_whole_and_each_row_once_per_epoch(files, monkeypatch):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", 40 * 5 * 4)        # checks read 40 rows at a time
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 40 * 5 * 4)        # validation reads 40 rows at a time
+    monkeypatch.setattr(sources, "CHECK_BYTES", 40 * 5 * 4)        # and so does the check pass
     rows = sources.as_rows(sources.open_npy(files / "X.npy"))
     seen = []
     original = sources.MappedRows._finish
