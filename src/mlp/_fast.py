@@ -162,6 +162,21 @@ def workspace(net, n: int) -> Workspace:
     return ws
 
 
+def _loss_deltaT(out, loss, y, sample_weight, sgd_lr):
+    """The loss, δᵀ of the output layer (times −η when a fused SGD step is taken) and whether that
+    step is taken (not when the loss is not finite): the unfused-loss path of both backward passes."""
+    if loss.fused:
+        value, delta = loss.value_and_delta(out.z, y, sample_weight)
+        deltaT = delta.T
+    else:
+        value = loss.value(out.h, y, sample_weight)
+        deltaT = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight)).T
+    step = sgd_lr is not None and math.isfinite(value)
+    if step:
+        deltaT = deltaT * -sgd_lr
+    return value, deltaT, step
+
+
 def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=True) -> float:
     """``Network._loss_and_grad`` with reused buffers (see the module docstring).
 
@@ -229,15 +244,7 @@ def loss_and_grad(net, X, y, loss, sample_weight=None, sgd_lr=None, keep_grads=T
         if sgd_lr is not None and not step:         # not finite: no step, plain gradients
             deltaT /= -sgd_lr
     else:
-        if loss.fused:
-            value, delta = loss.value_and_delta(out.z, y, sample_weight)
-            deltaT = delta.T
-        else:
-            value = loss.value(out.h, y, sample_weight)
-            deltaT = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight)).T
-        step = sgd_lr is not None and math.isfinite(value)
-        if step:
-            deltaT = deltaT * -sgd_lr
+        value, deltaT, step = _loss_deltaT(out, loss, y, sample_weight, sgd_lr)
 
     # backward: dW = δᵀ x, db = δᵀ 1, (∂loss/∂h of the layer below)ᵀ = Wᵀ δᵀ (not for layer 1).
     # A fused step adds −η dW to W once W has fed the layer below: straight from the product
@@ -329,15 +336,7 @@ def _compiled_loss_and_grad(k, net, ws, X, y, loss, sample_weight, fused_ce, sgd
             deltaT /= -sgd_lr
             out._db /= -sgd_lr
     else:
-        if loss.fused:
-            value, delta = loss.value_and_delta(out.z, y, sample_weight)
-            deltaT = delta.T
-        else:
-            value = loss.value(out.h, y, sample_weight)
-            deltaT = out.activation.backward(out.z, out.h, loss.gradient(out.h, y, sample_weight)).T
-        step = sgd_lr is not None and math.isfinite(value)
-        if step:
-            deltaT = deltaT * -sgd_lr
+        value, deltaT, step = _loss_deltaT(out, loss, y, sample_weight, sgd_lr)
 
     gemm = _gemm(net.dtype) if step and not keep_grads else None
     for i in range(last, -1, -1):
