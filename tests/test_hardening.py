@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import mlp
+import mlp.interop
 from mlp import _safetensors
 from mlp.cli import main
 from mlp.io import read_safetensors, write_safetensors
@@ -356,38 +357,25 @@ def test_checkpoint_hyperparameters_are_checked_as_fit_checks_them(checkpoint, t
 # --------------------------------------------------------------------------- 11. stale temporaries
 
 
-def test_a_save_killed_by_sigkill_leaves_nothing_after_the_next_save(tmp_path):
-    """A real SIGKILL while the temporary file is being written (fsync made to hang)."""
-    path = tmp_path / "m.safetensors"
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import os, time, mlp
-        os.fsync = lambda fd: time.sleep(600)
-        mlp.save(mlp.Network.from_sizes([2, 64, 1], seed=0), {str(path)!r})
-    """)], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
-    try:
-        deadline = time.time() + 60
-        while not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]:
-            assert time.time() < deadline and child.poll() is None
-            time.sleep(0.02)
-        time.sleep(0.1)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    mlp.save(mlp.Network.from_sizes([2, 1], seed=0), path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+def _write(net, path, fmt):
+    """mlp.save for safetensors, mlp.interop.export for the others."""
+    return mlp.save(net, path) if fmt == "safetensors" else mlp.interop.export(net, path, format=fmt)
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torch"])
-def test_an_export_killed_by_sigkill_leaves_nothing_after_the_next_export(tmp_path, fmt):
-    """mlp.interop wrote '{path}.tmp{pid}' beside the file and nothing removed it after a kill;
-    it now writes as mlp.save does (one atomic writer, stale temporaries removed)."""
-    pytest.importorskip("onnx" if fmt == "onnx" else "torch")
+@pytest.mark.parametrize("fmt", ["safetensors", "onnx", "torch"])
+def test_a_write_killed_by_sigkill_leaves_nothing_after_the_next_write(tmp_path, fmt):
+    """A real SIGKILL while the temporary file is being written (fsync made to hang). mlp.interop
+    wrote '{path}.tmp{pid}' beside the file and nothing removed it after a kill; exports now write
+    as mlp.save does (one atomic writer, stale temporaries removed by the next write)."""
+    if fmt != "safetensors":
+        pytest.importorskip("onnx" if fmt == "onnx" else "torch")
     path = tmp_path / f"m.{fmt}"
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import os, time, mlp, mlp.interop
+        import os, sys, time, mlp
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_hardening import _write
         os.fsync = lambda fd: time.sleep(600)
-        mlp.interop.export(mlp.Network.from_sizes([2, 64, 1], seed=0), {str(path)!r}, format={fmt!r})
+        _write(mlp.Network.from_sizes([2, 64, 1], seed=0), {str(path)!r}, {fmt!r})
     """)], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     try:
         deadline = time.time() + 60
@@ -399,7 +387,7 @@ def test_an_export_killed_by_sigkill_leaves_nothing_after_the_next_export(tmp_pa
         child.send_signal(signal.SIGKILL)
         child.wait()
     assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name]
-    mlp.interop.export(mlp.Network.from_sizes([2, 1], seed=0), path, format=fmt)
+    _write(mlp.Network.from_sizes([2, 1], seed=0), path, fmt)
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 

@@ -485,7 +485,8 @@ def test_checkpoint_holds_optimiser_and_generator_state(tmp_path):
     np.testing.assert_array_equal(mlp.load(path).params, net.params)
 
 
-def test_checkpoint_with_a_hostile_training_state(tmp_path):
+def _one_epoch_checkpoint(tmp_path):
+    """A 2-4-2 net fitted one epoch and saved with its training state: (tensors, metadata, state)."""
     X, y = mlp.datasets.moons(n=32, seed=0)
     net = mlp.Network.from_sizes([2, 4, 2], output="softmax", seed=0)
     with warnings.catch_warnings():
@@ -494,7 +495,11 @@ def test_checkpoint_with_a_hostile_training_state(tmp_path):
     path = tmp_path / "ckpt.safetensors"
     mlp.save(net, path, train_state=net.train_state)
     tensors, meta = read_safetensors(path)
-    state = json.loads(meta["train_state"])
+    return tensors, meta, json.loads(meta["train_state"])
+
+
+def test_checkpoint_with_a_hostile_training_state(tmp_path):
+    tensors, meta, state = _one_epoch_checkpoint(tmp_path)
     state["optimizer"]["m"] = {"__tensor__": "layers.0.weight.elsewhere"}
     meta["train_state"] = json.dumps(state)
     write_safetensors(tmp_path / "bad.safetensors", tensors, meta)
@@ -514,15 +519,7 @@ def test_checkpoint_with_a_hostile_training_state(tmp_path):
     (lambda st: st.update(epoch={"__float__": "inf"}), "training state"),
 ])
 def test_checkpoint_state_is_validated_before_use(tmp_path, tamper, words):
-    X, y = mlp.datasets.moons(n=32, seed=0)
-    net = mlp.Network.from_sizes([2, 4, 2], output="softmax", seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net.fit(X, y, epochs=1, progress=False)
-    path = tmp_path / "ckpt.safetensors"
-    mlp.save(net, path, train_state=net.train_state)
-    tensors, meta = read_safetensors(path)
-    state = json.loads(meta["train_state"])
+    tensors, meta, state = _one_epoch_checkpoint(tmp_path)
     tamper(state)
     meta["train_state"] = json.dumps(state)
     write_safetensors(tmp_path / "bad.safetensors", tensors, meta)

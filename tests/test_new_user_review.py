@@ -286,9 +286,10 @@ def test_drop_a_text_id_column_when_training(tmp_path, capsys):
 # --------------------------------------------------------------------------- 5. a second Ctrl-C
 
 
-def _two_ctrl_c(cmd, cwd, after):
-    """Start ``cmd``; once training runs, wait ``after`` s, send SIGINT, and a second one as soon as
-    the first has been seen (two signals a few ms apart can reach Python as one)."""
+def _two_ctrl_c(cmd, cwd, after, gap=None):
+    """Start ``cmd``; once training runs, wait ``after`` s and send SIGINT; then a second one ``gap`` s
+    later, or (``gap=None``) as soon as the first has been seen (two signals a few ms apart can reach
+    Python as one)."""
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={k: v for k, v in os.environ.items() if k != "MLP_DEBUG"})
     seen = []
@@ -299,10 +300,13 @@ def _two_ctrl_c(cmd, cwd, after):
                 break
         time.sleep(after)
         proc.send_signal(signal.SIGINT)
-        for line in iter(proc.stderr.readline, ""):
-            seen.append(line)
-            if "stopping after this epoch" in line:
-                break
+        if gap is None:
+            for line in iter(proc.stderr.readline, ""):
+                seen.append(line)
+                if "stopping after this epoch" in line:
+                    break
+        else:
+            time.sleep(gap)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -336,24 +340,8 @@ def test_two_ctrl_c_10_ms_apart_never_lose_the_run(tmp_path, after):
     saying nothing was saved), never a traceback."""
     cmd = [sys.executable, "-m", "mlp", "train", "moons", "--n", "20000", "--hidden", "16",
            "--batch-size", "8", "--seed", "0", "--epochs", "100000", "--out", "m.safetensors"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "MLP_DEBUG"})
-    seen = []
-    try:
-        for line in iter(proc.stderr.readline, ""):
-            seen.append(line)
-            if "Ctrl-C" in line:
-                break
-        time.sleep(after)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    err = "".join(seen) + err
-    assert proc.returncode == 130 and "Traceback" not in err, err
+    code, err = _two_ctrl_c(cmd, tmp_path, after, gap=0.01)
+    assert code == 130 and "Traceback" not in err, err
     ckpt = tmp_path / "m.ckpt.safetensors"
     if "nothing saved" in err:
         assert "before the first epoch was complete" in err and not ckpt.exists()
