@@ -649,11 +649,20 @@ def max_feature_std(X, block_rows: int = 256) -> float:
     60,000 × 784 training set that is 188 MB and a fifth of a second. Here: the mean
     as one matrix–vector product 1ᵀX / n, then Σ (x − mean)² over blocks of rows,
     each block's column sums again a product with a vector of ones, accumulated
-    in float64. Same value to rounding (tests/test_fast.py).
+    in float64. With the compiled kernels (numba), one pass instead (``_kernels._column_moments``:
+    about a third of the time, 60,000 × 784 float32). Same value to rounding (tests/test_fast.py).
     """
     n, m = X.shape
     if n == 0:
         return 0.0
+    k = kernels()
+    if k is not None and type(X) is np.ndarray and X.flags.c_contiguous and X.dtype.kind == "f":
+        # compiled: one pass, no temporary; Σ (x − x₀) and Σ (x − x₀)² in float64, shifted by the
+        # first row so that the difference of the two sums does not cancel away
+        s1, s2 = np.zeros(m), np.zeros(m)
+        k.column_moments(X, X[0].astype(np.float64), s1, s2)
+        s1 /= n
+        return float(np.sqrt(max(float((s2 / n - s1 * s1).max()), 0.0)))
     dtype = np.result_type(X.dtype, np.float32)
     ones = np.ones(min(n, block_rows), dtype)
     mean = (np.ones(n, dtype) @ X) / n

@@ -144,12 +144,28 @@ def _adam(params, grads, m, v, beta1, a1, beta2, a2, step, eps_c):
     float32 parameters are updated in float32 arithmetic, operation for operation as
     ``optimizers.Adam.step`` does with NumPy (and eight to a vector register, not four)."""
     for i in prange(params.shape[0]):
-        g = grads[i]
-        mi = beta1 * m[i] + a1 * g
-        vi = beta2 * v[i] + a2 * (g * g)
-        m[i] = mi
-        v[i] = vi
-        params[i] -= mi / (math.sqrt(vi) + eps_c) * step
+        _adam_at(params, grads, m, v, i, beta1, a1, beta2, a2, step, eps_c)
+
+
+def _adam_at(params, grads, m, v, i, beta1, a1, beta2, a2, step, eps_c):
+    """Adam's update of entry i (``_adam``'s formula; inlined into every kernel that takes the step)."""
+    g = grads[i]
+    mi = beta1 * m[i] + a1 * g
+    vi = beta2 * v[i] + a2 * (g * g)
+    m[i] = mi
+    v[i] = vi
+    params[i] -= mi / (math.sqrt(vi) + eps_c) * step
+
+
+def _column_moments(X, shift, s1, s2):
+    """s1[c] += Σᵣ (X[r, c] − shift[c]), s2[c] += Σᵣ (X[r, c] − shift[c])², in float64 (shift, s1, s2),
+    in one pass over the rows of X: the moments behind ``_fast.max_feature_std``."""
+    for r in range(X.shape[0]):
+        xr = X[r]
+        for c in range(xr.shape[0]):
+            d = xr[c] - shift[c]
+            s1[c] += d
+            s2[c] += d * d
 
 
 # -- tiny networks: many epochs in one compiled loop --------------------------------------------
@@ -307,12 +323,7 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
                 step = lr * c2 / (1.0 - beta1 ** t)
                 eps_c = eps * c2
                 for i in range(n_params):
-                    g = grads[i]
-                    mi = beta1 * m[i] + (1.0 - beta1) * g
-                    vi = beta2 * v[i] + (1.0 - beta2) * (g * g)
-                    m[i] = mi
-                    v[i] = vi
-                    params[i] -= step * mi / (math.sqrt(vi) + eps_c)
+                    _adam_at(params, grads, m, v, i, beta1, 1.0 - beta1, beta2, 1.0 - beta2, step, eps_c)
             else:
                 for i in range(n_params):
                     params[i] -= lr * grads[i]
@@ -412,16 +423,25 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
     XB, ZB, HB, GB = xb.ctypes.data, zb.ctypes.data, hb.ctypes.data, gb.ctypes.data
     last = n_layers - 1
     k = sizes[n_layers]
+    cmax = np.empty(stride, zb.dtype)      # per example (column) of the output block
+    cbest = np.empty(stride, zb.dtype)
+    csum = np.empty(stride, np.float64)
+    carg = np.empty(stride, np.int64)
     counts[2] = -1
     for b in range(first, stop):
         start = b * bs
         nb = min(bs, n - start)
         final = b == final_batch
+        # Every pass reads and writes through row views (zb[at:at + nb], then zr[i]): indexing the flat
+        # buffers as zb[at + i] made numba check each index for wrap-around, which kept LLVM from running
+        # the loops a vector at a time (measured: ReLU′ ⊙ g 130 → 8 µs, bias + ReLU 58 → 16 µs per step
+        # at batch 128).
         # the gather, cast to the network's dtype
         for r in range(nb):
-            row = order[start + r]
+            src = X[order[start + r]]
+            dst = xb[r * n_in:(r + 1) * n_in]
             for c in range(n_in):
-                xb[r * n_in + c] = X[row, c]
+                dst[c] = src[c]
         # forward: zᵀ = W hᵀ, then bias + ReLU (hidden) or bias (output) in one pass
         for l in range(n_layers):
             a, o = sizes[l], sizes[l + 1]
@@ -431,60 +451,77 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
             else:
                 gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, o, nb, a, 1.0, P + w_at[l] * isz, a,
                      HB + o_at[l - 1] * isz, nb, 0.0, ZB + o_at[l] * isz, nb)
-            base = o_at[l]
             for j in range(o):
                 bj = params[b_at[l] + j]
-                row0 = base + j * nb
+                at = o_at[l] + j * nb
+                zr = zb[at:at + nb]
                 if l < last:
+                    hr = hb[at:at + nb]
                     active = 0                  # (no branch in the loop: it runs a vector at a time)
                     for i in range(nb):
-                        z = zb[row0 + i] + bj
-                        zb[row0 + i] = z
+                        z = zr[i] + bj
+                        zr[i] = z
                         positive = z > 0
-                        hb[row0 + i] = z if positive else 0.0
+                        hr[i] = z if positive else 0.0
                         active += positive
                     if active:
                         alive[l, j] = True
                 else:
                     for i in range(nb):
-                        zb[row0 + i] += bj
-        # softmax cross-entropy, δ (times −η for a fused SGD step), its bias gradient, correct ones
+                        zr[i] += bj
+        # softmax cross-entropy, δ (times −η for a fused SGD step), its bias gradient, correct ones:
+        # row by row over the (k, n_b) block (each pass a vector at a time), per column in cmax etc.
         base = o_at[last]
-        total = 0.0
-        correct = 0
         scale = 1.0 / nb if per_example else 1.0
         factor = scale if (adam or final) else -lr * scale
+        mx = cmax[:nb]
+        sm = csum[:nb]
+        bv = cbest[:nb]
+        bi = carg[:nb]
+        mx[:] = zb[base:base + nb]
+        for j in range(1, k):
+            zr = zb[base + j * nb:base + (j + 1) * nb]
+            for i in range(nb):
+                if zr[i] > mx[i]:
+                    mx[i] = zr[i]
+        sm[:] = 0.0
+        for j in range(k):
+            zr = zb[base + j * nb:base + (j + 1) * nb]
+            pr = hb[base + j * nb:base + (j + 1) * nb]
+            for i in range(nb):
+                e = math.exp(zr[i] - mx[i])
+                pr[i] = e
+                sm[i] += e
+        total = 0.0
         for i in range(nb):
-            mx = zb[base + i]
-            for j in range(1, k):
-                if zb[base + j * nb + i] > mx:
-                    mx = zb[base + j * nb + i]
-            s = 0.0
-            for j in range(k):
-                e = math.exp(zb[base + j * nb + i] - mx)
-                hb[base + j * nb + i] = e
-                s += e
+            total += math.log(sm[i]) + mx[i] - zb[base + labels[order[start + i]] * nb + i]
+            sm[i] = 1.0 / sm[i]
+        for j in range(k):
+            pr = hb[base + j * nb:base + (j + 1) * nb]
+            dr = gb[base + j * nb:base + (j + 1) * nb]
+            for i in range(nb):
+                p = pr[i] * sm[i]
+                pr[i] = p
+                dr[i] = factor * p
+                if j == 0 or pr[i] > bv[i]:     # the first largest p, as np.argmax
+                    bv[i] = pr[i]
+                    bi[i] = j
+        correct = 0
+        for i in range(nb):
             y = labels[order[start + i]]
-            total += math.log(s) + mx - zb[base + y * nb + i]
-            best = 0
-            inv = 1.0 / s
-            for j in range(k):
-                p = hb[base + j * nb + i] * inv
-                hb[base + j * nb + i] = p
-                if p > hb[base + best * nb + i]:
-                    best = j
-                gb[base + j * nb + i] = factor * p
-            gb[base + y * nb + i] = factor * (hb[base + y * nb + i] - 1.0)
-            if best == y:
+            at = base + y * nb + i
+            gb[at] = factor * (hb[at] - 1.0)
+            if bi[i] == y:
                 correct += 1
         value = total * scale
         if not math.isfinite(value):
             counts[2] = b
             break
         for j in range(k):
+            dr = gb[base + j * nb:base + (j + 1) * nb]
             s = 0.0
             for i in range(nb):
-                s += gb[base + j * nb + i]
+                s += dr[i]
             grads[b_at[last] + j] = s
         # backward: (∂loss/∂h below)ᵀ = Wᵀ δᵀ before W changes; dW = δᵀ h (or W += δᵀ h, fused SGD)
         fused = not adam and not final
@@ -505,13 +542,14 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
                 for j in range(o):
                     params[b_at[l] + j] += grads[b_at[l] + j]
             if l > 0:       # δ below = g ⊙ [z > 0], and its bias gradient, in one pass
-                below = o_at[l - 1]
                 for j in range(a):
+                    at = o_at[l - 1] + j * nb
+                    gr = gb[at:at + nb]
+                    zr = zb[at:at + nb]
                     s = 0.0
-                    row0 = below + j * nb
                     for i in range(nb):
-                        d = gb[row0 + i] if zb[row0 + i] > 0 else 0.0
-                        gb[row0 + i] = d
+                        d = gr[i] if zr[i] > 0 else 0.0
+                        gr[i] = d
                         s += d
                     grads[b_at[l - 1] + j] = s
         # the update
@@ -523,12 +561,7 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
             step = scratch[0]
             eps_c = scratch[1]
             for i in range(params.shape[0]):
-                g = grads[i]
-                mi = beta1 * m[i] + a1 * g
-                vi = beta2 * v[i] + a2 * (g * g)
-                m[i] = mi
-                v[i] = vi
-                params[i] -= mi / (math.sqrt(vi) + eps_c) * step
+                _adam_at(params, grads, m, v, i, beta1, a1, beta2, a2, step, eps_c)
             if t % 64 == 0:
                 tiny = scratch[2]
                 for i in range(params.shape[0]):
@@ -577,10 +610,11 @@ def get():
                 fm = {"reassoc"} if name in _REASSOC else False
                 ns[name] = numba.njit(parallel=True, fastmath=fm, **_OPTIONS)(fn)
                 ns[name + "_serial"] = numba.njit(fastmath=fm, **_OPTIONS)(_serial_copy(fn))
-            for fn in (_activate, _derivative):
+            for fn in (_activate, _derivative, _adam_at):
                 globals()[fn.__name__] = numba.njit(fastmath=False, cache=True, inline="always",
                                                     error_model="numpy")(fn)
             ns["train_tiny"] = numba.njit(fastmath=False, **_OPTIONS)(_train_tiny)
+            ns["column_moments"] = numba.njit(fastmath=False, **_OPTIONS)(_column_moments)
             ns["train_batches"] = numba.njit(fastmath={"reassoc"}, **_OPTIONS)(_train_batches)
             _COMPILED = types.SimpleNamespace(**ns)
     return _COMPILED or None
