@@ -23,8 +23,16 @@ def files(tmp_path):
     return tmp_path
 
 
+@pytest.fixture(params=["map", "preadv"])
+def way(request, monkeypatch):
+    """Both ways of gathering a batch: through the map (a table of at most MAP_BYTES) and by preadv."""
+    if request.param == "preadv":
+        monkeypatch.setattr(sources, "MAP_BYTES", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("split", [0.0, 0.2])
-def test_memmap_fit_equals_the_in_memory_fit(files, split):
+def test_memmap_fit_equals_the_in_memory_fit(files, split, way):
     a, b = _net(), _net()
     ha = a.fit(X, Y, validation_split=split, **KW)
     hb = b.fit(np.load(files / "X.npy", mmap_mode="r"), np.load(files / "y.npy", mmap_mode="r"),
@@ -35,16 +43,17 @@ def test_memmap_fit_equals_the_in_memory_fit(files, split):
         np.testing.assert_allclose(hb.val_loss, ha.val_loss, rtol=1e-6)
 
 
-def test_the_memmap_is_never_read_whole_and_each_row_once_per_epoch(files, monkeypatch):
+def test_the_memmap_is_never_read_whole_and_each_row_once_per_epoch(files, monkeypatch, way):
     monkeypatch.setattr(sources, "CHUNK_BYTES", 40 * 5 * 4)        # validation reads 40 rows at a time
     monkeypatch.setattr(sources, "CHECK_BYTES", 40 * 5 * 4)        # and so does the check pass
     rows = sources.as_rows(sources.open_npy(files / "X.npy"))
+    assert rows.via_map is (way == "map")
     seen = []
     original = sources.MappedRows._finish
 
-    def spy(self, out, scattered=False):
+    def spy(self, out):
         seen.append(out.shape[0])
-        return original(self, out, scattered)
+        return original(self, out)
 
     monkeypatch.setattr(sources.MappedRows, "_finish", spy)
     net = _net()

@@ -79,33 +79,49 @@ def test_non_numeric_and_column_major_npy_are_refused(tmp_path):
         sources.open_npy(tmp_path / "f.npy")
 
 
-def test_pages_read_are_given_back_so_rss_stays_small(tmp_path):
-    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(64 * 1024, 256))
-    X[:] = 1.0                   # 64 MiB on disk
-    X.flush()
-    del X
-    rows = sources.as_rows(sources.open_npy(tmp_path / "X.npy"))
-    rows.release_bytes = 4 << 20
+def _rss_of_an_epoch(path):
+    """(rows, RSS growth in MiB) of gathering every row of the file once, in shuffled batches."""
+    rows = sources.as_rows(sources.open_npy(path))
     before = _rss_mb()
     peak = before
     order = np.random.default_rng(0).permutation(len(rows))
     for b in range(0, len(rows), 1024):
-        rows[order[b:b + 1024]]
+        got = rows[order[b:b + 1024]]
         peak = max(peak, _rss_mb())
+    np.testing.assert_array_equal(got[:, 0], order[b:b + 1024])
     assert rows.rows_read == len(rows) and rows.largest_read == 1024
-    assert peak - before < 24, (before, peak)      # without release: +64 MiB
+    return rows, peak - before
+
+
+def test_a_table_above_map_bytes_is_read_by_preadv_and_rss_stays_small(tmp_path, monkeypatch):
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(64 * 1024, 256))
+    X[:] = np.arange(64 * 1024, dtype=np.float32)[:, None]       # 64 MiB on disk; row r holds r
+    X.flush()
+    del X
+    monkeypatch.setattr(sources, "MAP_BYTES", 32 << 20)
+    rows, grew = _rss_of_an_epoch(tmp_path / "X.npy")
+    assert not rows.via_map
+    assert grew < 24, grew                          # through the map: +64 MiB
+    monkeypatch.setattr(sources, "MAP_BYTES", 64 << 20)            # now it fits: through the map,
+    rows, grew = _rss_of_an_epoch(tmp_path / "X.npy")              # at most the table resident
+    assert rows.via_map
+    assert grew < 64 + 16, grew
 
 
 # --------------------------------------------------------------------------- shard folders
 
-def test_shard_folder_is_one_table_and_gathers_across_shards(tmp_path):
+@pytest.mark.parametrize("map_bytes", [sources.MAP_BYTES, 0])      # through the maps; by preadv
+def test_shard_folder_is_one_table_and_gathers_across_shards(tmp_path, monkeypatch, map_bytes):
+    monkeypatch.setattr(sources, "MAP_BYTES", map_bytes)
     rng = np.random.default_rng(1)
     parts = [rng.normal(size=(n, 3)).astype(np.float32) for n in (5, 0, 7, 4)]
     X_all = np.concatenate(parts)
     X, y, meta = sources.open_shards(_shards(tmp_path / "d", parts))
     assert X.shape == (16, 3) and y.shape == (16,) and meta == {}
+    assert X.via_map is (map_bytes > 0)
     idx = rng.permutation(16)
     np.testing.assert_array_equal(X[idx], X_all[idx])
+    np.testing.assert_array_equal(y[idx], np.concatenate([np.arange(len(a)) % 2 for a in parts])[idx])
     np.testing.assert_array_equal(X[3:14], X_all[3:14])
 
 

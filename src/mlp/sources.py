@@ -22,15 +22,27 @@ kept (see ``benchmarks/RESULTS.md``).
 
 Memory
 ------
-Rows are read with ``os.preadv`` straight into the batch (a shard's run of rows in
-one call), not through the memory map's pages: pages of a memory map that were
-touched count towards the process's resident memory (RSS) — and a page fault maps
-up to 64 KiB around the page asked for (Linux's fault-around), so a batch of 128
-scattered rows would make 8 MiB resident, and giving pages back (``madvise``) makes
-every later touch fault again (measured: 89,000 rows/s through the map with
-``madvise``, 256,000 with ``preadv``). The file stays in the page cache, which is
-not the process's memory, so training on a 4 GB file keeps RSS at the size of a
-batch plus the network. Rows not in a file (an in-memory array) are indexed.
+Pages of a memory map that were touched count towards the process's resident memory
+(RSS), and a page fault maps up to 64 KiB around the page asked for (Linux's
+fault-around). So there are two ways to gather a batch, chosen per table by the bytes
+its files span:
+
+* **through the map** — a table of at most ``MAP_BYTES`` (384 MiB): ``np.take`` on the
+  mapping; a row's first touch is a page fault, later ones are memory reads, as fast
+  as an array in memory. Its pages
+  stay resident, which is at most the table's size: within the RSS bound by
+  construction, so they are never given back.
+* **by ``os.preadv``** — a bigger table: one call per row straight into the batch (a
+  shard's run of rows in one call for a slice), no page mapped, so RSS stays the size
+  of a batch plus the network whatever the file's size. Through the map it would
+  either grow RSS towards the file's size or, with the pages given back
+  (``madvise``) every few batches, make nearly every row a fault again: measured on
+  1.25 GB, 2.7 µs a row by ``preadv`` against 4–7 µs through a map given back every
+  64 batches (and 0.5–1 µs through a map that may keep its pages).
+
+The file stays in the page cache either way, which is not the process's memory.
+Validation, prediction and the check pass read contiguous chunks by ``preadv``. Rows
+not in a file (an in-memory array) are indexed.
 
 Shard folders
 -------------
@@ -60,11 +72,13 @@ from . import convert as _convert
 
 __all__ = ["MappedRows", "check_rows", "evaluate", "open_npy", "open_shards", "open_source", "predict"]
 
-#: Resident pages of the memory maps are given back after this many bytes were read.
+#: A table whose files span at most this many bytes is gathered through the memory map (its pages
+#: may all become resident: within the 1 GB bound with the network, a batch and a validation table
+#: of the same size); a bigger one by one ``preadv`` per row (nothing resident).
+MAP_BYTES = 384 << 20
+#: Resident pages of memory maps read through the map outside that (views that are not contiguous
+#: rows of a file) are given back after this many bytes were read.
 RELEASE_BYTES = 64 << 20
-#: A page fault on a file mapping maps this much around the page (Linux's fault-around): a gathered
-#: row counts as at least this many resident bytes.
-FAULT_AROUND = 64 << 10
 #: Validation and checks read the rows in chunks of about this many bytes.
 CHUNK_BYTES = 8 << 20
 #: The check pass reads blocks of about this many bytes into one buffer, small enough to stay in
@@ -89,12 +103,16 @@ class MappedRows:
         Rows gathered so far (a row read twice counts twice).
     largest_read : int
         The most rows one read returned: it proves the whole was never read at once.
+    via_map : bool
+        Whether batches are gathered through the memory map (a table of at most
+        ``MAP_BYTES``) or by ``preadv`` (see the module docstring); views made by
+        ``take`` and ``subset`` keep their table's choice.
     """
 
     __array_priority__ = -1
 
     def __init__(self, parts, *, name: str = "rows", dtype=None, mean=None, scale=None,
-                 release_bytes: int = RELEASE_BYTES):
+                 release_bytes: int = RELEASE_BYTES, via_map: bool | None = None):
         parts = list(parts)
         if not parts:
             raise ValueError(f"{name}: no rows")
@@ -112,6 +130,7 @@ class MappedRows:
         self.largest_read = 0
         self._since_release = 0
         self._max_std = None
+        self._via_map = via_map
         self.index = None                # a view of chosen rows (take): view row i is row index[i]
         self._files = None               # per shard: (open file, offset of row 0), False if not a file
 
@@ -143,15 +162,25 @@ class MappedRows:
         raise TypeError(f"{self.name}: a memory-mapped table is not turned into one array in memory "
                         "(it may not fit); index it (rows[idx]) or pass it to fit")
 
+    @property
+    def via_map(self) -> bool:
+        if self._via_map is None:
+            self._via_map = sum(int(p.nbytes) for p in self.parts) <= MAP_BYTES
+        return self._via_map
+
     def __reduce__(self):
         # to another process (mlp.distributed) as file names and offsets: never a copy of the rows
         specs = [_file_spec(p) or p for p in self.parts]
         return (_rebuild, (specs, self.name, self.dtype.str if self.dtype != self.stored_dtype else None,
-                           self.mean, self.scale, self.release_bytes, self.index))
+                           self.mean, self.scale, self.release_bytes, self.index, self.via_map))
 
-    def _like(self, parts=None, index=None) -> MappedRows:
-        out = MappedRows(self.parts if parts is None else parts, name=self.name, dtype=self.dtype,
-                         mean=self.mean, scale=self.scale, release_bytes=self.release_bytes)
+    def _like(self, parts=None, index=None, dtype=None, mean=None, scale=None) -> MappedRows:
+        """The same table (its files, scaling, dtype and way of gathering) over other parts or rows."""
+        out = MappedRows(self.parts if parts is None else parts, name=self.name,
+                         dtype=self.dtype if dtype is None else dtype,
+                         mean=self.mean if mean is None else mean,
+                         scale=self.scale if scale is None else scale,
+                         release_bytes=self.release_bytes, via_map=self.via_map)
         out.index = index
         return out
 
@@ -173,14 +202,12 @@ class MappedRows:
             a, b = max(start, lo), min(stop, hi)
             if a < b:
                 parts.append(part[a - lo:b - lo])
-        return MappedRows(parts or [part[0:0] for part in self.parts[:1]], name=self.name, dtype=self.dtype,
-                          mean=self.mean, scale=self.scale, release_bytes=self.release_bytes)
+        return self._like(parts or [part[0:0] for part in self.parts[:1]])
 
     def with_dtype(self, dtype) -> MappedRows:
         """The same rows, read as ``dtype``."""
-        out = MappedRows(self.parts, name=self.name, dtype=dtype, mean=self.mean, scale=self.scale,
-                         release_bytes=self.release_bytes)
-        out.index, out._max_std = self.index, self._max_std
+        out = self._like(index=self.index, dtype=np.dtype(dtype))
+        out._max_std = self._max_std
         return out
 
     def max_feature_std(self) -> float:
@@ -210,13 +237,13 @@ class MappedRows:
             raise IndexError(f"{self.name}: row index out of range for {n} rows")
         return self._gather(np.where(idx < 0, idx + n, idx))
 
-    def _finish(self, out: np.ndarray, scattered: bool = False) -> np.ndarray:
+    def _finish(self, out: np.ndarray) -> np.ndarray:
         self.rows_read += out.shape[0]
         self.largest_read = max(self.largest_read, out.shape[0])
-        per_row = max(self.row_bytes, FAULT_AROUND) if scattered else self.row_bytes
-        self._since_release += out.shape[0] * per_row
-        if self._since_release >= self.release_bytes:
-            self.release()
+        if not self.via_map:
+            self._since_release += out.shape[0] * self.row_bytes
+            if self._since_release >= self.release_bytes:
+                self.release()
         if self.mean is not None:
             out = (out - self.mean) / self.scale
         return out.astype(self.dtype, copy=False)
@@ -240,8 +267,9 @@ class MappedRows:
         """Rows ``local`` of shard p into rows ``where`` of out, by pread (no page mapped, no RSS)."""
         f, base = self._file(p)
         fd, size = f.fileno(), self.row_bytes
+        flat = out.reshape(out.shape[0], -1)        # a row of a 1-D out (targets) as a writable buffer
         for k, r in zip(where.tolist(), local.tolist()):
-            if os.preadv(fd, [out[k]], base + r * size) != size:
+            if os.preadv(fd, [flat[k]], base + r * size) != size:
                 raise ValueError(f"{self.name}: could not read row {r}: the file is shorter than it was")
 
     def _read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -269,10 +297,20 @@ class MappedRows:
         return self._finish(out)
 
     def _gather(self, idx: np.ndarray) -> np.ndarray:
-        """Rows idx, in that order: each shard's rows read in increasing order (sequential pages)."""
+        """Rows idx, in that order: through the map (``via_map``), else each shard's rows read by
+        ``preadv`` in increasing order (sequential pages)."""
         if self.index is not None:
             idx = self.index[idx]
         out = np.empty((idx.size, *self.row_shape), self.stored_dtype)
+        if self.via_map:
+            if len(self.parts) == 1:
+                _take(self.parts[0], idx, out)
+            else:
+                which = np.searchsorted(self.offsets, idx, side="right") - 1
+                for p in np.unique(which).tolist():
+                    sel = np.flatnonzero(which == p)
+                    out[sel] = _take(self.parts[p], idx[sel] - self.offsets[p])
+            return self._finish(out)
         which = np.zeros(idx.size, np.intp) if len(self.parts) == 1 else \
             np.searchsorted(self.offsets, idx, side="right") - 1
         for p in (range(1) if len(self.parts) == 1 else np.unique(which).tolist()):
@@ -287,16 +325,33 @@ class MappedRows:
 
     def chunks(self, rows: int | None = None, reuse: bool = False):
         """(start, rows start … start+len−1) over the whole, about CHUNK_BYTES at a time; with
-        ``reuse``, each chunk is read into the same buffer (use it before asking for the next)."""
+        ``reuse``, each chunk is read into the same buffer (use it before asking for the next), or
+        is a read-only view of the memory map for a table gathered through it (``via_map``: no
+        copy, and its pages are then mapped for the batches' gathers)."""
         rows = rows or max(1, CHUNK_BYTES // max(self.row_bytes, 1))
         buf = np.empty((min(rows, len(self)), *self.row_shape), self.stored_dtype) if reuse else None
         for start in range(0, len(self), rows):
-            yield start, self._read(start, min(start + rows, len(self)), buf)
+            stop = min(start + rows, len(self))
+            view = self._view(start, stop) if reuse else None
+            yield start, self._finish(view) if view is not None else self._read(start, stop, buf)
+
+    def _view(self, start: int, stop: int) -> np.ndarray | None:
+        """Rows start … stop−1 as a view of the memory map, where the table is gathered through it
+        and they lie in one shard; else None."""
+        if not self.via_map or self.index is not None:
+            return None
+        p = int(np.searchsorted(self.offsets, start, side="right")) - 1
+        lo = int(self.offsets[p])
+        if stop > int(self.offsets[p + 1]) or not isinstance(self.parts[p], np.ndarray):
+            return None
+        part = self.parts[p]
+        return (part.view(np.ndarray) if isinstance(part, np.memmap) else part)[start - lo:stop - lo]
 
     def release(self) -> None:
-        """Give the pages read so far back to the kernel (they stay in the page cache)."""
+        """Give the pages read so far back to the kernel (they stay in the page cache); nothing to
+        do for a table gathered through the map (``via_map``): its pages are kept, at most its size."""
         self._since_release = 0
-        if not hasattr(mmap, "MADV_DONTNEED"):      # pragma: no cover - not Linux/macOS
+        if self.via_map or not hasattr(mmap, "MADV_DONTNEED"):      # pragma: no cover - not Linux/macOS
             return
         for part in self.parts:
             m = getattr(part, "_mmap", None)
@@ -319,12 +374,22 @@ def _file_spec(a):
     return (root.filename, int(root.offset) + delta, a.shape, a.dtype.str)
 
 
-def _rebuild(specs, name, dtype, mean, scale, release_bytes, index=None):
+def _rebuild(specs, name, dtype, mean, scale, release_bytes, index=None, via_map=None):
     parts = [np.memmap(s[0], dtype=np.dtype(s[3]), mode="r", offset=s[1], shape=s[2])
              if isinstance(s, tuple) else s for s in specs]
-    rows = MappedRows(parts, name=name, dtype=dtype, mean=mean, scale=scale, release_bytes=release_bytes)
+    rows = MappedRows(parts, name=name, dtype=dtype, mean=mean, scale=scale, release_bytes=release_bytes,
+                      via_map=via_map)
     rows.index = index
     return rows
+
+
+def _take(part, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``part[idx]`` through the memory map, by ``np.take`` (into ``out`` when given): 1.0 µs a row
+    of 784 float32 once its pages are mapped. The compiled gather of ``mlp._kernels`` (0.5 µs) was
+    no faster over a one-epoch fit of 100,000 rows (alternating runs, within the noise): loading it
+    in a fresh process costs about what it saves."""
+    a = part.view(np.ndarray) if isinstance(part, np.memmap) else np.asarray(part)
+    return np.take(a, idx, axis=0, out=out)
 
 
 def is_lazy(a) -> bool:
@@ -617,11 +682,9 @@ def scaled(X, scaler) -> MappedRows:
     """The rows standardised on read, (x − mean) / scale in float64 as ``Network._inputs`` does;
     nothing is read now."""
     rows = as_rows(X)
-    out = MappedRows(rows.parts, name=rows.name, dtype=np.float64,
-                     mean=np.asarray(scaler.mean, dtype=np.float64),
-                     scale=np.asarray(scaler.scale, dtype=np.float64), release_bytes=rows.release_bytes)
-    out.index = rows.index
-    return out
+    return rows._like(index=rows.index, dtype=np.dtype(np.float64),
+                      mean=np.asarray(scaler.mean, dtype=np.float64),
+                      scale=np.asarray(scaler.scale, dtype=np.float64))
 
 
 def predict(net, X, rows: int = 65536) -> np.ndarray:
