@@ -188,8 +188,8 @@ def mlp_predict(net_name, calls, seed=0):
         return h
 
     assert np.allclose(net(x), numpy_chain(), rtol=1e-5, atol=1e-6)
-    return {"mlp net(x)": per_call_us(lambda: net(x), calls), "mlp predict(x)":
-            per_call_us(lambda: net.predict(x), calls), "bare NumPy": per_call_us(numpy_chain, calls)}
+    return per_call_us({"mlp net(x)": lambda: net(x), "mlp predict(x)": lambda: net.predict(x),
+                        "bare NumPy": numpy_chain}, calls)
 
 
 def mlp_compile():
@@ -288,7 +288,7 @@ def torch_predict(net_name, calls, seed=0):
     def call():
         with torch.no_grad():
             return model(xt)
-    return {"torch": per_call_us(call, calls)}
+    return per_call_us({"torch": call}, calls)
 
 
 # -- jax ---------------------------------------------------------------------------------------
@@ -420,13 +420,22 @@ def jax_compile():
 
 
 # -- shared ------------------------------------------------------------------------------------
-def per_call_us(fn, calls):
-    for _ in range(max(50, calls // 10)):
-        fn()
-    t = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - t) / calls * 1e6
+def per_call_us(fns, calls, rounds=10):
+    """µs per call of each function in ``fns`` (name → function): ``rounds`` rounds, each calling
+    every function ``calls // rounds`` times in turn after a warm-up; the median round per function.
+    (Measured one after another instead, the first function paid for the caches and BLAS threads the
+    worker's previous task left: net(x) 32.9 µs against 23.0 µs for net.predict(x), which calls it.)"""
+    per = max(1, calls // rounds)
+    found = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(max(10, per // 10)):
+                fn()
+            t = time.perf_counter()
+            for _ in range(per):
+                fn()
+            found[name].append((time.perf_counter() - t) / per * 1e6)
+    return {name: statistics.median(v) for name, v in found.items()}
 
 
 TASKS = {

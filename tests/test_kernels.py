@@ -251,17 +251,18 @@ def assert_fits_agree(runs, rtol):
         assert s0.optimizer.t == s.optimizer.t
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_xor_fit_same_with_and_without_the_compiled_loop(seed, monkeypatch):
+@pytest.mark.parametrize("seed, weight_decay", [(0, 0.0), (1, 0.0), (2, 0.0), (3, 0.0), (0, 4e-3), (2, 4e-3)])
+def test_xor_fit_same_with_and_without_the_compiled_loop(seed, weight_decay, monkeypatch):
     """The lecture's 2-2-1 XOR fit with its defaults (Adam, ReLU care: revivals and re-draws hand
-    epochs back to Python), float64: the same History, parameters and care counts."""
+    epochs back to Python), float64: the same History, parameters and care counts; also with the
+    L2 penalty that epochs="auto" brings (weight_decay="auto": 1e-3 per example, 4e-3 for mse's sum)."""
     calls = []
     run = _fast.TinyLoop.run
     monkeypatch.setattr(_fast.TinyLoop, "run", lambda self, *a, **k: calls.append(1) or run(self, *a, **k))
     X, y = mlp.datasets.xor()
     runs = fit_three_ways(lambda: mlp.Network.from_sizes([2, 2, 1], hidden="relu", output="identity",
                                                          seed=seed, dtype=np.float64),
-                          X, y, loss="mse", epochs=1500)
+                          X, y, loss="mse", epochs=1500, weight_decay=weight_decay)
     assert calls, "the compiled loop did not run"
     assert_fits_agree(runs, 1e-9)
 
@@ -326,20 +327,23 @@ def _fit_paths(make_net, X, y, **kwargs):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("shuffle", [True, False])
-def test_compiled_epochs_equal_the_per_batch_paths(dtype, optimizer, shuffle, monkeypatch):
+@pytest.mark.parametrize("shuffle, weight_decay", [(True, 0.0), (False, 0.0), (True, 0.01)])
+def test_compiled_epochs_equal_the_per_batch_paths(dtype, optimizer, shuffle, weight_decay, monkeypatch):
     """A fit whose epochs run in compiled calls (several per epoch: MAX_ROWS) gives the History,
-    parameters, gradients, the layers' caches and step counts of the per-batch paths; and it did run."""
+    parameters, gradients, the layers' caches and step counts of the per-batch paths; and it did run.
+    Also with an L2 penalty (the epoch losses include it; SGD then takes its step after each batch)."""
     monkeypatch.setattr(mlp.training.steps.CompiledBatches, "MAX_ROWS", 100)
     calls = []
     real = _fast.EpochLoop.run
-    monkeypatch.setattr(_fast.EpochLoop, "run", lambda self, *a: calls.append(a[1:]) or real(self, *a))
+    monkeypatch.setattr(_fast.EpochLoop, "run",
+                        lambda self, *a, **k: calls.append(a[1:]) or real(self, *a, **k))
     rng = np.random.default_rng(1)
     X = rng.standard_normal((530, 12)).astype(dtype)
     y = rng.integers(0, 4, 530)
     runs = _fit_paths(lambda: mlp.Network.from_sizes([12, 16, 8, 4], hidden="relu", output="softmax", seed=0,
                                                      dtype=dtype),
-                      X, y, optimizer=optimizer, epochs=4, batch_size=64, shuffle=shuffle)
+                      X, y, optimizer=optimizer, epochs=4, batch_size=64, shuffle=shuffle,
+                      weight_decay=weight_decay)
     assert calls and calls[0] == (0, 1) and (8, 9) in calls      # 9 batches per epoch, one per call
     tol = TOL[dtype]
     for other in runs[1:]:
@@ -384,10 +388,10 @@ def test_compiled_epochs_decline_what_they_do_not_compute():
     seen = []
     real = _fast.EpochLoop.run
     try:
-        _fast.EpochLoop.run = lambda self, *a: seen.append(1) or real(self, *a)
+        _fast.EpochLoop.run = lambda self, *a, **k: seen.append(1) or real(self, *a, **k)
         for hidden, kwargs in (("relu", {"sample_weight": np.ones(200)}), ("relu", {"optimizer": "rmsprop"}),
                                ("tanh", {}), ("relu", {"callbacks": [Count()]}),
-                               ("relu", {"optimizer": "adam", "clip_norm": 1.0})):
+                               ("relu", {"optimizer": "adam", "clip_norm": 1.0}), ("relu", {"l1": 0.01})):
             net = mlp.Network.from_sizes([5, 6, 3], hidden=hidden, output="softmax", seed=0)
             net.fit(X, y, epochs=2, batch_size=50, progress=False, **kwargs)
         assert not seen

@@ -147,6 +147,17 @@ def _adam(params, grads, m, v, beta1, a1, beta2, a2, step, eps_c):
         _adam_at(params, grads, m, v, i, beta1, a1, beta2, a2, step, eps_c)
 
 
+def _l2_penalty(params, grads, n_w, wd):
+    """The L2 penalty ½ λ ‖w‖² of the weights params[:n_w] (λ = ``wd``), returned; λ w added to their
+    gradient grads[:n_w] (``steps.Penalty.add_to_grads``; inlined into the kernels that train)."""
+    s = 0.0
+    for i in range(n_w):
+        w = params[i]
+        s += w * w
+        grads[i] += wd * w
+    return 0.5 * wd * s
+
+
 def _adam_at(params, grads, m, v, i, beta1, a1, beta2, a2, step, eps_c):
     """Adam's update of entry i (``_adam``'s formula; inlined into every kernel that takes the step)."""
     g = grads[i]
@@ -196,7 +207,7 @@ def _derivative(code, z, h):
     return 1.0
 
 
-def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, loss_scale, per_example,
+def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, loss_scale, per_example, wd,
                 adam, lr, beta1, beta2, eps, t, m, v, care, care_state, best_params, snap,
                 zbuf, hbuf, dbuf, epoch_loss, epoch_correct, alive, out):
     """Up to ``n_epochs`` epochs of ``fit`` on a small dense network with MSE, in one call.
@@ -205,8 +216,10 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
     per batch the forward pass z = W h + b, h = σ(z); the loss scale · Σ (ŷ − y)² (scale
     ``loss_scale``, or 1 / (n_b · n_out) for the "mean" reduction, ``per_example``); δ at the output
     σ′(z) ⊙ 2 · scale · (ŷ − y); the backward pass into ``grads`` (the flat vector: every W row by
-    row, then every b, as ``Network.params``); then SGD θ ← θ − η g or Adam (as optimizers.Adam,
-    step count ``t``). Per epoch: the loss as fit's Meter sums it and the correct predictions
+    row, then every b, as ``Network.params``); with ``wd`` > 0 the L2 penalty ½ λ ‖w‖² on the weights
+    (λ = ``wd``; its value noted, λ w added to their gradient, as ``steps.Penalty``); then SGD
+    θ ← θ − η g or Adam (as optimizers.Adam, step count ``t``). Per epoch: the loss as fit's Meter
+    sums it (the penalties' mean per batch included) and the correct predictions
     (``labels`` ≥ 0: binary ŷ > 0.5 for one output, else the first largest ŷ), then what fit
     does at the end of an epoch that needs no Python: ReLU care's bookkeeping when every hidden
     ReLU unit (``care``[l] = 1) was active and the loss has not plateaued (``care_state`` =
@@ -240,6 +253,7 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
     rollback = False
     for e in range(n_epochs):
         total = 0.0
+        penalty = 0.0
         correct = 0
         t_snap = t
         for i in range(n_params):
@@ -316,6 +330,9 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
                                 g += params[w_at[l] + j * a + k] * dbuf[l, r, j]
                             d = _derivative(acts[l - 1], zbuf[l - 1, r, k], hbuf[l - 1, r, k])
                             dbuf[l - 1, r, k] = d * g
+            # the L2 penalty on the weights (they come first in θ): its value, and λ w into their gradient
+            if wd > 0:
+                penalty += _l2_penalty(params, grads, b_at[0], wd)
             # the optimiser step
             t += 1
             if adam:
@@ -330,7 +347,7 @@ def _train_tiny(params, grads, sizes, acts, X, Y, labels, orders, n_epochs, bs, 
             total += value * nb if per_example else value
         if rollback:
             break
-        loss = total / n if per_example else total
+        loss = (total / n if per_example else total) + penalty / n_batches
         # ReLU care (fit's end of epoch): a dead unit, or a plateau, needs Python
         if care_on:
             for l in range(n_layers - 1):
@@ -375,7 +392,7 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride, sizes, params, grads,
                    xb, zb, hb, gb, adam, lr, beta1, a1, beta2, a2, beta1_d, beta2_d, eps, t, m, v, scratch,
-                   per_example, alive, sums, counts):
+                   per_example, wd, alive, sums, counts):
     """Batches ``first``…``stop − 1`` of one epoch of ``fit`` on a dense network with ReLU hidden
     layers and a softmax output trained on integer labels with cross-entropy, by plain SGD (θ ← θ − η g)
     or Adam (as ``optimizers.Adam``, step count ``t``; β₁, 1 − β₁, β₂, 1 − β₂ in the parameters'
@@ -397,11 +414,14 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
     backward pass as ``loss_and_grad(sgd_lr=η)`` does (δ times −η, W ← W + (−η δ) hᵀ in the product
     itself) except on the epoch's last batch, whose ∂L/∂θ is kept in ``grads`` (θ ← θ − η g after it).
     Adam writes ∂L/∂θ into ``grads`` and updates θ, m, v in one pass (flushing subnormal m, v every 64
-    steps as ``optimizers.Adam``).
+    steps as ``optimizers.Adam``). With ``wd`` > 0, the L2 penalty ½ λ ‖w‖² on the weights (λ = ``wd``,
+    as ``steps.Penalty``): its value summed into ``sums[1]``, λ w added to their gradient before the
+    update (SGD then not fused: θ ← θ − η g after each batch).
 
     A batch whose loss is not finite is not trained: the call stops before it (``counts[2]`` = its
     index, else −1), and the caller runs it the usual way. ``sums[0]`` += each batch's loss times its
-    rows ("mean" reductions, ``per_example``) or its loss; ``counts[0]`` += correct predictions,
+    rows ("mean" reductions, ``per_example``) or its loss, ``sums[1]`` += its penalty; ``counts[0]`` +=
+    correct predictions,
     ``counts[1]`` += batches trained; ``counts[3]`` = Adam's step count afterwards. ``scratch``: three
     entries of the parameters' dtype (Adam's step sizes, rounded to it as ``Adam.step`` rounds them, and
     the dtype's smallest normal number).
@@ -473,7 +493,8 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
         # row by row over the (k, n_b) block (each pass a vector at a time), per column in cmax etc.
         base = o_at[last]
         scale = 1.0 / nb if per_example else 1.0
-        factor = scale if (adam or final) else -lr * scale
+        fused = not adam and not final and not wd > 0
+        factor = -lr * scale if fused else scale
         mx = cmax[:nb]
         sm = csum[:nb]
         bv = cbest[:nb]
@@ -524,7 +545,6 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
                 s += dr[i]
             grads[b_at[last] + j] = s
         # backward: (∂loss/∂h below)ᵀ = Wᵀ δᵀ before W changes; dW = δᵀ h (or W += δᵀ h, fused SGD)
-        fused = not adam and not final
         for l in range(last, -1, -1):
             a, o = sizes[l], sizes[l + 1]
             D = GB + o_at[l] * isz
@@ -552,6 +572,9 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
                         gr[i] = d
                         s += d
                     grads[b_at[l - 1] + j] = s
+        # the L2 penalty on the weights (they come first in θ): its value, and λ w into their gradient
+        if wd > 0:
+            sums[1] += _l2_penalty(params, grads, b_at[0], wd)
         # the update
         if adam:
             t += 1
@@ -569,7 +592,7 @@ def _train_batches(gemm, X, labels, order, bs, first, stop, final_batch, stride,
                         m[i] = 0.0
                     if abs(v[i]) < tiny:
                         v[i] = 0.0
-        elif final:
+        elif not fused:
             scratch[0] = lr
             eta = scratch[0]
             for i in range(params.shape[0]):
@@ -610,7 +633,7 @@ def get():
                 fm = {"reassoc"} if name in _REASSOC else False
                 ns[name] = numba.njit(parallel=True, fastmath=fm, **_OPTIONS)(fn)
                 ns[name + "_serial"] = numba.njit(fastmath=fm, **_OPTIONS)(_serial_copy(fn))
-            for fn in (_activate, _derivative, _adam_at):
+            for fn in (_activate, _derivative, _adam_at, _l2_penalty):
                 globals()[fn.__name__] = numba.njit(fastmath=False, cache=True, inline="always",
                                                     error_model="numpy")(fn)
             ns["train_tiny"] = numba.njit(fastmath=False, **_OPTIONS)(_train_tiny)

@@ -106,7 +106,8 @@ class Step:
 
 class CompiledBatches:
     """Base of ``PlainStep`` (and so ``FusedSGDStep``) for a dense ReLU/softmax network on integer
-    labels, without penalties, clipping or dropout: the loop asks ``run_batches`` before each
+    labels, without an L1 penalty, clipping or dropout (an L2 penalty — weight_decay, which
+    epochs="auto" brings — the kernel takes itself): the loop asks ``run_batches`` before each
     epoch, and it trains the epoch's batches in compiled calls (``_fast.EpochLoop``: the per-batch
     fast path without Python between batches) when every per-batch hook is one whose work it does
     itself (the running loss and accuracy, ReLU care's note of active units); else it declines
@@ -120,7 +121,7 @@ class CompiledBatches:
     _BATCH_HOOKS = frozenset({"Meter", "RunningAccuracy", "ReluCareHook"})
 
     def run_batches(self, run, batch_end):
-        if not self.bulk or self._extras or not self.lr > 0:
+        if not self.bulk or (self._extras and not self._l2_only) or not self.lr > 0:
             return None
         loop = self._epoch_loop(run)
         if loop is None or not all(type(h).__name__ in self._BATCH_HOOKS for h in batch_end):
@@ -137,16 +138,18 @@ class CompiledBatches:
             try:
                 if loop.X is None:         # a memory map: this batch's rows are read first
                     rows = order[b * bs:(b + 1) * bs]
-                    done, t, c, stopped = loop.run(np.arange(len(rows)), 0, 1, X[rows], labels[rows],
-                                                   b == n_batches - 1)
+                    done, t, c, stopped, pen = loop.run(np.arange(len(rows)), 0, 1, X[rows], labels[rows],
+                                                        b == n_batches - 1, weight_decay=self.weight_decay)
                 else:
-                    done, t, c, stopped = loop.run(order, b, min(b + per_call, n_batches))
+                    done, t, c, stopped, pen = loop.run(order, b, min(b + per_call, n_batches),
+                                                        weight_decay=self.weight_decay)
             except KeyboardInterrupt:         # a second Ctrl-C, between the kernel's calls
                 interrupted = True
                 break
             b += done
             total += t
             correct += c
+            self.penalty += pen            # as Penalty.add_to_grads adds each batch's
             if stopped >= 0 or run.ctrl_c.requested:
                 break
         rows = min(b * bs, n)
@@ -196,6 +199,9 @@ class PlainStep(CompiledBatches, Step):
         self.clip_value, self.clip_norm = opts.clip_value, opts.clip_norm
         self._extras = self.penalties is not None or self.clip_value is not None \
             or self.clip_norm is not None
+        # the compiled loops take an L2 penalty alone themselves (fit's weight_decay="auto")
+        self._l2_only = self._extras and not l1 and self.clip_value is None and self.clip_norm is None
+        self.weight_decay = float(wd or 0.0)
 
     def _backprop(self, batch) -> float:
         return self.net._loss_and_grad(batch.X, batch.y, self.loss, batch.sample_weight)
@@ -325,7 +331,8 @@ class TinyStep(PlainStep):
     only where it declines. It declines — returns 0 — unless every hook of the fit is one the
     kernel does itself (the running loss and accuracy, ReLU care's bookkeeping, the divergence
     guard's check): a schedule, validation, a progress bar, early stopping or a callback needs
-    Python between epochs. An epoch the kernel cannot finish alone (a unit to revive or
+    Python between epochs (an L2 penalty alone, fit's weight_decay="auto", the kernel takes
+    itself). An epoch the kernel cannot finish alone (a unit to revive or
     re-draw, a non-finite loss) is rolled back and left to the usual path. The History is
     filled in bulk (each epoch's seconds: the call's time over its epochs)."""
 
@@ -342,7 +349,8 @@ class TinyStep(PlainStep):
         self._orders = None
 
     def run_epochs(self, run, hooks, left: int) -> int:
-        if self._extras or not all(type(h).__name__ in self._BULK_HOOKS for h in hooks):
+        if ((self._extras and not self._l2_only)
+                or not all(type(h).__name__ in self._BULK_HOOKS for h in hooks)):
             return 0
         data, batches, state = run.data, run.batches, run.state
         if data.sample_weight is not None:
@@ -364,7 +372,8 @@ class TinyStep(PlainStep):
         lr = self.opt.lr
         t0 = time.perf_counter()
         done, losses, correct = self.tiny.run(data.X, data.y, data.labels, orders, k, care,
-                                              () if care is None else care.hidden, CARE_TOL)
+                                              () if care is None else care.hidden, CARE_TOL,
+                                              weight_decay=self.weight_decay)
         seconds = (time.perf_counter() - t0) / max(done, 1)
         if shuffle and done < k:          # the generator as if only the committed epochs had drawn
             rng.bit_generator.state = saved
