@@ -77,6 +77,28 @@ def test_npy_with_targets_gives_the_model_of_the_same_data_as_npz_and_csv(files)
     assert meta["n_train"] == 192 and meta["n_validation"] == 48 and meta["target"] == "y"
 
 
+def test_targets_npy_of_class_labels_stay_memory_mapped(files, monkeypatch):
+    """--targets y.npy of labels 0 … k−1: fit trains on the memory map itself (one streaming pass
+    finds the classes); other integer labels are coded in one vectorised pass — the same model."""
+    from mlp import sources
+    seen, check = [], sources.check_target_rows
+
+    def spy(y, *args, **kw):
+        seen.append((y, check(y, *args, **kw)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(sources, "check_target_rows", spy)
+    assert train(files / "X.npy", "--targets", files / "y.npy", *COMMON, "--out", files / "a.safetensors") == 0
+    given, trained_on = seen[-1]
+    assert isinstance(given, np.memmap) and os.path.samefile(given.filename, files / "y.npy")
+    assert np.shares_memory(trained_on, given)                   # never copied
+    np.save(files / "y7.npy", Y * 2 + 5)                         # labels 5, 7, 9: coded 0, 1, 2
+    assert train(files / "X.npy", "--targets", files / "y7.npy", *COMMON, "--out", files / "b.safetensors") == 0
+    np.testing.assert_array_equal(params(files / "b.safetensors"), params(files / "a.safetensors"))
+    assert mlp.load(files / "b.safetensors").classes_ == [5, 7, 9]
+    assert mlp.load(files / "a.safetensors").classes_ == [0, 1, 2]
+
+
 def test_a_shard_folder_and_a_parquet_file_train_like_the_csv(files, tmp_path):
     with open(files / "d.csv", "w") as f:
         f.write("a,b,c,d,e,label\n")

@@ -26,8 +26,8 @@ def files(tmp_path):
 @pytest.fixture(params=["map", "preadv"])
 def way(request, monkeypatch):
     """Both ways of gathering a batch: through the map (a table of at most MAP_BYTES) and by preadv."""
-    if request.param == "preadv":
-        monkeypatch.setattr(sources, "MAP_BYTES", 0)
+    if request.param == "preadv":                  # X (6,000 bytes) by preadv, the labels (2,400) mapped
+        monkeypatch.setattr(sources, "MAP_BYTES", X.nbytes - 1)
     return request.param
 
 
@@ -43,25 +43,63 @@ def test_memmap_fit_equals_the_in_memory_fit(files, split, way):
         np.testing.assert_allclose(hb.val_loss, ha.val_loss, rtol=1e-6)
 
 
-def test_the_memmap_is_never_read_whole_and_each_row_once_per_epoch(files, monkeypatch, way):
+def test_the_memmaps_are_never_read_whole_and_each_row_once_per_epoch(files, monkeypatch, way):
     monkeypatch.setattr(sources, "CHUNK_BYTES", 40 * 5 * 4)        # validation reads 40 rows at a time
     monkeypatch.setattr(sources, "CHECK_BYTES", 40 * 5 * 4)        # and so does the check pass
     rows = sources.as_rows(sources.open_npy(files / "X.npy"))
+    targets = sources.open_npy(files / "y.npy")                    # int64 labels: kept on disk
     assert rows.via_map is (way == "map")
-    seen = []
-    original = sources.MappedRows._finish
+    seen, trained_on = {}, []
+    original, check = sources.MappedRows._finish, sources.check_target_rows
 
     def spy(self, out):
-        seen.append(out.shape[0])
+        seen.setdefault(self.name, []).append(out.shape[0])
         return original(self, out)
 
+    def kept(*args, **kw):
+        trained_on.append(check(*args, **kw))
+        return trained_on[-1]
+
     monkeypatch.setattr(sources.MappedRows, "_finish", spy)
+    monkeypatch.setattr(sources, "check_target_rows", kept)
     net = _net()
-    net.fit(rows, Y, **KW)
-    assert max(seen) == 40 < len(X)                 # never more than a chunk or a batch at once
-    assert sum(seen) == len(X) * (1 + KW["epochs"])  # one checking pass, then each row once an epoch
+    net.fit(rows, targets, **KW)
+    assert max(seen["X"]) == 40 < len(X)                 # never more than a chunk or a batch at once
+    assert sum(seen["X"]) == len(X) * (1 + KW["epochs"])  # one checking pass, then each row once an epoch
+    # the targets: one checking pass in chunks of 100 labels (8 bytes each), and what fit trains on
+    # is the memory map itself, never a copy
+    assert seen["y"] == [100, 100, 100]
+    assert np.shares_memory(trained_on[0], targets) and not trained_on[0].flags.writeable
     ref = _net()
     ref.fit(X, Y, **KW)
+    np.testing.assert_array_equal(net.params, ref.params)
+
+
+@pytest.mark.parametrize("values, loss, message", [
+    (np.where(np.arange(900).reshape(300, 3) == 7, np.nan, 0.5), "mse", "y contains NaN or infinite values"),
+    (np.full(300, 3), "cross_entropy", r"y has class labels out of range: found 3..3, the network has 3"),
+    (np.full(300, 1.5), "cross_entropy", "y class labels must be integers 0..2"),
+    (np.ones(299, np.int64), "cross_entropy", "y has 299 labels but X has 300 examples"),
+    (np.ones((300, 2)), "mse", r"y has shape \(300, 2\), expected \(300, 3\)"),
+])
+def test_targets_on_disk_are_checked_as_in_memory(files, values, loss, message):
+    np.save(files / "t.npy", values)
+    for y in (values, np.load(files / "t.npy", mmap_mode="r")):           # in memory, then on disk
+        with pytest.raises(ValueError, match=message):
+            _net().fit(X, y, loss=loss, epochs=1)
+
+
+def test_float_targets_on_disk_in_the_networks_dtype_are_not_copied(files):
+    T = RNG.normal(size=(300, 3)).astype(np.float32)
+    np.save(files / "T.npy", T)
+    mapped = np.load(files / "T.npy", mmap_mode="r")
+    net = mlp.Network.from_sizes([5, 12, 3], hidden="relu", output="identity", seed=1)
+    got = sources.check_target_rows(mapped, 300, 3, np.float32)
+    assert np.shares_memory(got, mapped)
+    assert sources.check_target_rows(mapped, 300, 3, np.float64).dtype == np.float64   # converted
+    ref = mlp.Network.from_sizes([5, 12, 3], hidden="relu", output="identity", seed=1)
+    net.fit(X, mapped, epochs=2, seed=0)
+    ref.fit(X, T, epochs=2, seed=0)
     np.testing.assert_array_equal(net.params, ref.params)
 
 

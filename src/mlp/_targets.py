@@ -246,11 +246,13 @@ def encode_target(values, *, task: str = "auto", classes=None, what: str = "targ
     return y, labels, "classification"
 
 
-def too_many_classes(values) -> bool:
+def too_many_classes(values, n: int | None = None) -> bool:
     """Whether whole-number target ``values`` have too many distinct values to be class labels
-    (``task="auto"`` then reads them as a regression target; see :func:`encode_target`)."""
+    (``task="auto"`` then reads them as a regression target; see :func:`encode_target`). ``n``:
+    the number of examples, when ``values`` are only the distinct ones (a streaming pass)."""
     k = len(set(values))
-    return k > 2 and (k > MAX_AUTO_CLASSES or k > max(10.0, math.sqrt(len(values))))
+    n = len(values) if n is None else n
+    return k > 2 and (k > MAX_AUTO_CLASSES or k > max(10.0, math.sqrt(n)))
 
 
 def class_key(label):

@@ -169,7 +169,7 @@ def check_y(y, n: int, n_out: int, dtype, *, labels: bool = False, what: str = "
                 f"the network has {n_out} outputs (labels 0..{n_out - 1})")
         return arr.astype(np.intp)
     if labels and arr.shape == (n, n_out):
-        _check_probability_rows(arr, what)
+        check_probability_rows(arr, what)
     if arr.ndim == 1 and n_out == 1:
         arr = arr[:, None]
     if arr.ndim == 0 and n == 1 and n_out == 1:
@@ -183,7 +183,7 @@ def check_y(y, n: int, n_out: int, dtype, *, labels: bool = False, what: str = "
     return arr.astype(dtype, copy=False)
 
 
-def _check_probability_rows(arr: np.ndarray, what: str) -> None:
+def check_probability_rows(arr: np.ndarray, what: str) -> None:
     """Cross-entropy targets given as rows (one-hot or soft labels): each row a distribution.
 
     The fused gradient ∂loss/∂z = p − y holds only when Σₖ yₖ = 1 (in general it is

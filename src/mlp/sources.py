@@ -68,6 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _validation
 from . import convert as _convert
 
 __all__ = ["MappedRows", "check_rows", "evaluate", "open_npy", "open_shards", "open_source", "predict"]
@@ -652,6 +653,58 @@ def check_rows(X, n_in: int, dtype, what: str = "X") -> MappedRows:
         raise ValueError(f"{what} contains NaN or infinite values")
     out = rows.with_dtype(dtype)
     out._max_std = std
+    return out
+
+
+def check_target_rows(y, n: int, n_out: int, dtype, *, labels: bool = False, unit_range: bool = False,
+                      what: str = "y") -> np.ndarray:
+    """``check_y`` for targets on disk (an ``np.memmap`` or a ``MappedRows``): the same checks and
+    messages in one streaming pass, and the same array fit trains on — class labels ``(n,)`` of
+    ``np.intp`` (``labels=True``: cross-entropy) or values ``(n, n_out)`` of ``dtype``.
+
+    Targets in one file already in that dtype come back as a read-only view of the memory map:
+    never copied, each batch reads its rows' pages (at most the file's size resident, as for a
+    table gathered through the map). Others (another dtype, several shards, rows chosen by
+    ``take``, a file over ``MAP_BYTES``) are converted into memory, chunk by chunk.
+    ``unit_range``: values must lie in [0, 1] (binary cross-entropy)."""
+    rows = as_rows(y, what)
+    if rows.stored_dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be a real numeric array, got dtype {rows.stored_dtype}")
+    shape = rows.shape
+    as_labels = labels and (rows.ndim == 1 or (rows.ndim == 2 and shape[1] == 1 and n_out > 1))
+    if as_labels:
+        if shape[0] != n:
+            raise ValueError(f"{what} has {shape[0]} labels but X has {n} examples")
+        final, out_dtype = (n,), np.dtype(np.intp)
+    else:
+        final, out_dtype = (n, n_out), np.dtype(dtype)
+        got = (shape[0], 1) if rows.ndim == 1 and n_out == 1 else shape
+        if got != final:
+            raise ValueError(f"{what} has shape {shape}, expected ({n}, {n_out}) for {n} examples "
+                             f"and {n_out} outputs")
+    lo, hi = math.inf, -math.inf
+    for _, chunk in rows.chunks(reuse=True):
+        c = chunk.reshape(len(chunk), -1)
+        if c.dtype.kind == "f" and not np.isfinite(c).all():
+            raise ValueError(f"{what} contains NaN or infinite values")
+        if as_labels:
+            if c.dtype.kind == "f" and not np.all(c == np.round(c)):
+                raise ValueError(f"{what} class labels must be integers 0..{n_out - 1}")
+            if c.size:
+                lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+        elif labels and c.shape[1] == n_out:
+            _validation.check_probability_rows(c, what)
+        if unit_range and c.size and (c.min() < 0 or c.max() > 1):
+            raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
+    if as_labels and n and (lo < 0 or hi >= n_out):
+        raise ValueError(f"{what} has class labels out of range: found {lo:g}..{hi:g}, the network has "
+                         f"{n_out} outputs (labels 0..{n_out - 1})")
+    view = rows._view(0, len(rows)) if len(rows.parts) == 1 and rows.mean is None else None
+    if view is not None and view.dtype == out_dtype:
+        return view.reshape(final)
+    out = np.empty(final, out_dtype)
+    for start, chunk in rows.chunks():
+        out[start:start + len(chunk)] = chunk.reshape(len(chunk), *final[1:])
     return out
 
 

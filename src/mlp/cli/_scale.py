@@ -4,8 +4,9 @@ Data: DATA may be a ``.npy`` file of inputs with its targets in ``--targets y.np
 (both memory-mapped), a folder of ``.npy``/``.npz`` shards (what ``mlp convert``
 writes, or any ``X*.npy`` + ``y*.npy`` pairs), or a Parquet file (``--target COLUMN``),
 which ``mlp.convert`` turns into shards in a temporary folder first. The inputs stay on
-disk (``mlp.sources.MappedRows``: each batch reads its rows); the targets, one value a
-row, are read into memory. The input scaler comes from ``meta.json`` or one streaming pass.
+disk (``mlp.sources.MappedRows``: each batch reads its rows); ``--targets y.npy`` of class
+labels stays on disk too (memory-mapped, read by batch); other targets, one value a row, are
+read into memory. The input scaler comes from ``meta.json`` or one streaming pass.
 
 Processes: ``--nproc-per-node N`` spawns N workers through ``mlp.distributed.fit``;
 torchrun's ``--nnodes``, ``--node-rank``, ``--master-addr``, ``--master-port`` join
@@ -26,9 +27,10 @@ import numpy as np
 
 from .. import distributed as _distributed
 from .. import sources as _sources
+from .._targets import label_value
 from ..callbacks import Checkpoint
 from ..convert import scaler_of
-from ..data import Data, StandardScaler, align_classes, encode_array_target
+from ..data import Data, StandardScaler, align_classes, encode_array_target, too_many_classes
 from ._common import CLIError, note
 
 #: DATA that ``mlp train`` reads as a memory map (a folder is a folder of shards).
@@ -71,13 +73,43 @@ def is_lazy(data) -> bool:
 # --------------------------------------------------------------------------- data
 
 
+def _labels_on_disk(y, args, classes):
+    """``--targets y.npy`` of integer class labels, as (targets, classes) for a ``Data`` without
+    reading them into memory: the memory map itself where the labels are 0 … k−1 (one streaming
+    pass finds them), else the class indices in memory (one vectorised pass). None where the
+    labels need ``encode_array_target``'s whole reading (a regression target, too many values,
+    one class, a model's classes that are not 0 … k−1)."""
+    if len(y.parts) != 1 or y.stored_dtype.kind not in "iu" or not (
+            y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)) or args.task == "regression":
+        return None
+    found = np.unique(np.concatenate([np.unique(chunk) for _, chunk in y.chunks()]))
+    if len(found) < 2 or (args.task != "classification" and too_many_classes(found.tolist(), n=len(y))):
+        return None
+    mapped = y.parts[0].reshape(-1)
+    if classes is not None:
+        if list(classes) != list(range(len(classes))) or found[0] < 0 or found[-1] >= len(classes):
+            return None
+        return mapped, list(classes)
+    if np.array_equal(found, np.arange(len(found))):
+        return mapped, found.tolist()
+    codes = np.empty(len(y), np.int64)
+    for start, chunk in y.chunks():
+        codes[start:start + len(chunk)] = np.searchsorted(found, chunk.reshape(-1))
+    return codes, [label_value(v) for v in found.tolist()]
+
+
 def read(args, classes, workdir) -> tuple[Data, dict, str]:
-    """(Data with X on disk and y in memory, the shards' meta.json or {}, where the target came from)."""
+    """(Data with X on disk and y on disk or in memory, the shards' meta.json or {}, where the target
+    came from). ``--targets y.npy`` of class labels 0 … k−1 stays memory-mapped; other targets, one
+    value a row, are read into memory."""
     X, y, meta = _sources.open_source(args.data, targets=args.targets, target=args.target, workdir=workdir,
                                       task=args.task)
-    values = _sources.read_all(y)                       # one value a row: small
+    labels = _labels_on_disk(y, args, classes) if args.targets is not None else None
+    values = None if labels is not None else _sources.read_all(y)       # one value a row: small
     what = f"{args.targets or args.data}: y"
-    if meta.get("task") == "classification" and meta.get("classes"):      # mlp convert's class codes
+    if labels is not None:
+        data = Data(X=X, y=labels[0], classes=labels[1], task="classification")
+    elif meta.get("task") == "classification" and meta.get("classes"):      # mlp convert's class codes
         data = Data(X=X, y=values.astype(np.int64).reshape(-1), classes=list(meta["classes"]),
                     task="classification")
         if classes is not None:

@@ -40,8 +40,11 @@ __all__ = ["Batch", "Batches", "Prepared", "class_labels", "class_weights", "pre
 
 
 def check_targets(net, y, n, loss, what="y"):
-    """Validate targets; MSE on integer class labels is warned about (or refused when it cannot fit)."""
-    raw = np.asarray(y)
+    """Validate targets; MSE on integer class labels is warned about (or refused when it cannot fit).
+    Targets on disk (a memory map) are checked in one streaming pass and not read whole
+    (``mlp.sources.check_target_rows``)."""
+    lazy = _sources.is_lazy(y)
+    raw = y if lazy else np.asarray(y)
     if isinstance(loss, _losses.MSE) and np.issubdtype(raw.dtype, np.integer):
         if raw.ndim == 1 and net.n_out > 1:
             raise ValueError(f"MSE on integer class labels: did you mean cross_entropy? ({what} has "
@@ -50,6 +53,10 @@ def check_targets(net, y, n, loss, what="y"):
         warnings.warn("MSE on integer class labels: did you mean cross_entropy? (a softmax output "
                       "with loss='cross_entropy', or a sigmoid output with binary_cross_entropy)",
                       TrainingWarning, stacklevel=5)
+    if lazy:
+        return _sources.check_target_rows(y, n, net.n_out, net.dtype, what=what,
+                                          labels=isinstance(loss, _losses.CrossEntropy),
+                                          unit_range=isinstance(loss, _losses.BinaryCrossEntropy))
     y2 = check_y(y, n, net.n_out, net.dtype, labels=isinstance(loss, _losses.CrossEntropy), what=what)
     if isinstance(loss, _losses.BinaryCrossEntropy) and (np.any(y2 < 0) or np.any(y2 > 1)):
         raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
