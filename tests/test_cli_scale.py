@@ -88,12 +88,14 @@ def test_targets_npy_of_class_labels_stay_memory_mapped(files, monkeypatch):
         return seen[-1][1]
 
     monkeypatch.setattr(sources, "check_target_rows", spy)
-    assert train(files / "X.npy", "--targets", files / "y.npy", *COMMON, "--out", files / "a.safetensors") == 0
+    assert train(files / "X.npy", "--targets", files / "y.npy", *COMMON,
+                 "--out", files / "a.safetensors") == 0
     given, trained_on = seen[-1]
     assert isinstance(given, np.memmap) and os.path.samefile(given.filename, files / "y.npy")
     assert np.shares_memory(trained_on, given)                   # never copied
     np.save(files / "y7.npy", Y * 2 + 5)                         # labels 5, 7, 9: coded 0, 1, 2
-    assert train(files / "X.npy", "--targets", files / "y7.npy", *COMMON, "--out", files / "b.safetensors") == 0
+    assert train(files / "X.npy", "--targets", files / "y7.npy", *COMMON,
+                 "--out", files / "b.safetensors") == 0
     np.testing.assert_array_equal(params(files / "b.safetensors"), params(files / "a.safetensors"))
     assert mlp.load(files / "b.safetensors").classes_ == [5, 7, 9]
     assert mlp.load(files / "a.safetensors").classes_ == [0, 1, 2]
