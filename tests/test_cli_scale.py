@@ -7,6 +7,7 @@ starts two real processes with torchrun's environment, as the launcher does.
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -226,4 +227,86 @@ def test_under_torchrun_each_process_is_one_rank_and_rank_0_writes(files, monkey
     assert rank1.returncode == 0, out
     assert not (files / "rank1.safetensors").exists()          # rank 1 writes nothing
     np.testing.assert_allclose(params(files / "rank0.safetensors"), params(files / "one.safetensors"),
+                               rtol=0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- Ctrl-C with several processes
+
+FLAGS = ["--epochs", "3", "--seed", "1", "--batch-size", "32", "--hidden", "8", "--dtype", "float64"]
+
+
+def _launch(files, *args):
+    """`mlp train … --nproc-per-node 2` as its own process; returns it once its training has begun
+    (the line that says so), so that a SIGINT now reaches mlp train's own Ctrl-C guard."""
+    env = {k: v for k, v in os.environ.items() if k != "MLP_DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-m", "mlp", "train", "X.npy", "--targets", "y.npy", *FLAGS,
+                             "--nproc-per-node", "2", "--timeout", "30", *args], cwd=files, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "Ctrl-C saves a checkpoint" in line:
+            return proc, lines
+    proc.wait(timeout=30)
+    raise AssertionError("".join(lines))
+
+
+def _resume_line(err: str) -> list:
+    line = next(x for x in err.splitlines() if x.startswith("mlp: resume with: "))
+    return line.removeprefix("mlp: resume with: mlp train ").split()
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory):
+    """One run of 3 epochs on 2 processes, SIGINT to the launcher as training begins: every worker
+    stops after epoch 1 (the press waits for them), the launcher saves the checkpoint and exits 130;
+    the model file from before is left as it was. Also the 1-process run it must end as."""
+    pytest.importorskip("torch")
+    files = tmp_path_factory.mktemp("ctrl_c")
+    np.save(files / "X.npy", X.astype(np.float64))
+    np.save(files / "y.npy", Y)
+    assert main(["train", str(files / "X.npy"), "--targets", str(files / "y.npy"), *FLAGS, "-q",
+                 "--out", str(files / "one.safetensors")]) == 0
+    (files / "m.safetensors").write_bytes(b"an earlier model")
+    proc, lines = _launch(files, "--out", "m.safetensors")
+    proc.send_signal(signal.SIGINT)
+    err = "".join(lines) + proc.communicate(timeout=60)[1]
+    return files, proc.returncode, err
+
+
+def test_ctrl_c_to_the_launcher_stops_every_worker_after_the_epoch_and_resume_continues(interrupted):
+    files, code, err = interrupted
+    assert code == 130, err
+    assert "interrupted after epoch 1: checkpoint saved to m.ckpt.safetensors" in err, err
+    assert "Traceback" not in err and "died" not in err
+    assert (files / "m.safetensors").read_bytes() == b"an earlier model"          # nothing lost
+    assert mlp.io.load_checkpoint(files / "m.ckpt.safetensors").train_state.epoch == 1
+    again = subprocess.run([sys.executable, "-m", "mlp", "train", *_resume_line(err), "-q"], cwd=files,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    done = mlp.load(files / "m.safetensors")
+    np.testing.assert_allclose(done.params, params(files / "one.safetensors"), rtol=0, atol=1e-5)
+    assert len(done.history.loss) == 3
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_completed_epoch(interrupted):
+    files, code, err = interrupted
+    saved = (files / "m.ckpt.safetensors").read_bytes()
+    (files / "c.safetensors").write_bytes(saved)
+    args = _resume_line(err)
+    args[args.index("--resume") + 1] = "c.safetensors"
+    args[args.index("--out") + 1] = "n.safetensors"
+    proc, lines = _launch(files, *args[args.index("--out"):])
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    err2 = "".join(lines) + proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err2
+    assert "Traceback" not in err2 and not (files / "n.safetensors").exists()
+    ckpt = mlp.io.load_checkpoint(files / "n.ckpt.safetensors")        # a completed epoch: 1 or 2
+    assert ckpt.train_state.epoch in (1, 2) and len(ckpt.history.loss) == ckpt.train_state.epoch
+    again = subprocess.run([sys.executable, "-m", "mlp", "train", *_resume_line(err2), "-q"], cwd=files,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    np.testing.assert_allclose(params(files / "n.safetensors"), params(files / "one.safetensors"),
                                rtol=0, atol=1e-5)

@@ -43,6 +43,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from datetime import timedelta
@@ -51,8 +52,9 @@ import numpy as np
 
 from . import sources as _sources
 from . import torch_engine as _engine
-from .callbacks import Checkpoint
+from .callbacks import Callback, Checkpoint
 from .torch_engine import shard_bounds
+from .training.interrupt import completed_epoch, snapshot
 
 __all__ = ["WorkerFailed", "fit", "join_launched", "launched", "leave", "shard_bounds"]
 
@@ -62,6 +64,45 @@ DEFAULT_TIMEOUT = 60.0
 
 class WorkerFailed(RuntimeError):
     """A worker process of ``mlp.distributed.fit`` died; the network was not changed."""
+
+
+#: The running fit's workers and Ctrl-C presses (one fit at a time in a launcher): presses are
+#: passed on to each worker once it says it is ready for them (its ``ready-RANK`` file).
+_RUNNING = {"context": None, "workdir": None, "presses": 0, "given": []}
+
+
+def interrupt_workers() -> None:
+    """Pass a Ctrl-C on to the workers of the running ``fit`` (``mlp train`` calls this from its
+    own SIGINT handler; ``fit`` does it itself for a KeyboardInterrupt)."""
+    _RUNNING["presses"] += 1
+    _deliver()
+
+
+def _deliver() -> None:
+    context, workdir = _RUNNING["context"], _RUNNING["workdir"]
+    if context is None:
+        return
+    given = _RUNNING["given"]
+    for i, proc in enumerate(context.processes):
+        if given[i] < _RUNNING["presses"] and proc.is_alive() \
+                and os.path.exists(os.path.join(workdir, f"ready-{i}")):
+            try:
+                os.kill(proc.pid, signal.SIGINT)
+            except OSError:                  # pragma: no cover - it has just ended
+                pass
+            given[i] += 1                    # one at a time: two at once could arrive as one
+
+
+class _EpochGuard(Callback):
+    """In every worker of a run with ``ctrl_c="epoch"`` (``mlp train``): keeps the last completed
+    epoch (to go back to after a second Ctrl-C) and stops after the epoch in which any rank was
+    asked to (``torch_engine.AGREED``: the same epoch on every rank)."""
+
+    snapshot = None
+
+    def on_epoch_end(self, epoch, history):
+        self.snapshot = snapshot(self.network)
+        return True if _engine.AGREED["epoch"] else None
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -168,10 +209,27 @@ class _Config:
         self.__dict__.update(kw)
 
 
+def _on_ctrl_c(ctrl_c: str):
+    """A worker's SIGINT handler: ``"batch"``: stop after the current batch; ``"epoch"``: the first
+    stops after the current epoch, a second after the current batch (every rank the same)."""
+    if ctrl_c == "batch":
+        return _engine.request_stop
+    presses = [0]
+
+    def handle(*_args):
+        presses[0] += 1
+        (_engine.request_stop_after_epoch if presses[0] == 1 else _engine.request_stop)()
+
+    return handle
+
+
 def _worker(local_rank: int, cfg: _Config) -> None:
     import torch
     import torch.distributed as dist
 
+    os.setpgrp()        # a terminal's Ctrl-C goes to the launcher alone, which passes it on once
+    signal.signal(signal.SIGINT, _on_ctrl_c(cfg.ctrl_c))
+    open(os.path.join(cfg.workdir, f"ready-{local_rank}"), "w").close()   # noqa: SIM115
     rank = cfg.node_rank * cfg.nproc + local_rank
     world = cfg.nnodes * cfg.nproc
     torch.set_num_threads(cfg.threads)
@@ -194,14 +252,20 @@ def _worker(local_rank: int, cfg: _Config) -> None:
             options["callbacks"] = [cb for cb in options.get("callbacks", ()) or ()
                                     if not isinstance(cb, Checkpoint)
                                     and not getattr(cb, "rank0_only", False)]
-        signal.signal(signal.SIGINT, _engine.request_stop)   # Ctrl-C: all ranks stop after one batch
+        guard = _EpochGuard() if cfg.ctrl_c == "epoch" else None
+        if guard is not None:
+            options["callbacks"] = [*(options.get("callbacks") or ()), guard]
         with warnings.catch_warnings(record=True) as caught:     # given to the launcher, said once
             warnings.simplefilter("always")
             history = net.fit(cfg.X, cfg.y, **options)
+        if guard is not None and _engine.AGREED["batch"]:       # a second Ctrl-C cut an epoch short:
+            net = completed_epoch(net, guard.snapshot)          # back to the last completed one
+            history = None if net is None else net.history
         if local_rank == 0:
             said = [(str(w.message), w.category) for w in caught] if rank == 0 else []
             with open(os.path.join(cfg.workdir, f"result-{cfg.node_rank}.pkl"), "wb") as f:
-                pickle.dump({"params": net.params, "train_state": net.train_state, "history": history,
+                pickle.dump({"params": None if net is None else net.params,
+                             "train_state": None if net is None else net.train_state, "history": history,
                              "warnings": said}, f)
         code = 0
     except BaseException as exc:             # noqa: BLE001 - passed on to the launcher
@@ -214,16 +278,19 @@ def _worker(local_rank: int, cfg: _Config) -> None:
     os._exit(code)          # at once: an interpreter with torch loaded takes seconds to wind down
 
 
-def _join(context) -> None:
-    """Wait for the workers; a Ctrl-C here waits on: the workers got it too and stop after one batch,
-    every rank after the same one (a second Ctrl-C interrupts at once)."""
+def _join(context, ctrl_c: str) -> None:
+    """Wait for the workers, passing Ctrl-C presses on to them. A KeyboardInterrupt here is passed
+    on and waited out (the workers stop after the same batch); with ``ctrl_c="batch"`` a second
+    one interrupts the launcher at once."""
     interrupted = False
     while True:
         try:
-            if context.join():
+            _deliver()
+            if context.join(timeout=0.1):
                 return
         except KeyboardInterrupt:
-            if interrupted:
+            interrupt_workers()
+            if interrupted and ctrl_c == "batch":
                 raise
             interrupted = True
 
@@ -271,7 +338,7 @@ def _killed(context):
 
 def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, master_addr: str = "127.0.0.1",
         master_port: int | None = None, device: str = "cpu", backend: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT, threads: int | None = None, **options):
+        timeout: float = DEFAULT_TIMEOUT, threads: int | None = None, ctrl_c: str = "batch", **options):
     """Train ``net`` on (X, y) with ``nproc`` processes on this machine (× ``nnodes`` machines).
 
     Every option of ``Network.fit`` is taken (``engine`` is "torch"); the global batch is
@@ -297,11 +364,17 @@ def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, maste
         Seconds to wait for the other processes (to join, and at every all-reduce).
     threads : int, optional
         Torch threads per worker; default the CPUs divided by ``nproc``.
+    ctrl_c : {"batch", "epoch"}, default "batch"
+        What a Ctrl-C (SIGINT to this process; the workers get it from here) does: "batch",
+        as ``fit``: every worker stops after the same batch; "epoch", as ``mlp train``: the
+        first stops every worker after the same epoch, a second after the current batch, and
+        ``net`` is then the last completed epoch (unchanged if none was completed) — what
+        resumes exactly.
 
     Returns
     -------
     History
-        ``stop_reason`` "interrupted" after a Ctrl-C (every worker stops after the same batch).
+        ``stop_reason`` "interrupted" after a Ctrl-C.
 
     Raises
     ------
@@ -317,6 +390,8 @@ def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, maste
     if not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
             and math.isfinite(timeout) and timeout > 0):
         raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if ctrl_c not in ("batch", "epoch"):
+        raise ValueError(f"ctrl_c must be 'batch' or 'epoch', got {ctrl_c!r}")
     if "engine" in options and options["engine"] != "torch":
         raise ValueError(f"mlp.distributed.fit trains with engine='torch', got engine={options['engine']!r}")
     options.pop("engine", None)
@@ -338,12 +413,21 @@ def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, maste
     workdir = tempfile.mkdtemp(prefix="mlp-distributed-")
     cfg = _Config(net=net, X=_portable(X, "X"), y=_portable(y, "y"), options=options, nproc=nproc,
                   nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port,
-                  device=device, backend=backend, timeout=float(timeout), threads=threads, workdir=workdir)
+                  device=device, backend=backend, timeout=float(timeout), threads=threads, workdir=workdir,
+                  ctrl_c=ctrl_c)
+    main = threading.current_thread() is threading.main_thread()
     try:
         try:
-            context = tmp.start_processes(_worker, args=(cfg,), nprocs=nproc, join=False,
-                                          start_method="spawn")
-            _join(context)
+            # the workers start with Ctrl-C ignored (until their own handler is in place)
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            try:
+                context = tmp.start_processes(_worker, args=(cfg,), nprocs=nproc, join=False,
+                                              start_method="spawn")
+            finally:
+                if main:
+                    signal.signal(signal.SIGINT, previous)
+            _RUNNING.update(context=context, workdir=workdir, given=[0] * nproc)
+            _join(context, ctrl_c)
         except tmp.ProcessExitedException as exc:
             killed = _killed(context)          # a killed worker, not the others' errors that followed it
             error = None if killed else _first_error(workdir)
@@ -361,10 +445,12 @@ def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, maste
         with open(path, "rb") as f:
             result = pickle.load(f)
     finally:
+        _RUNNING.update(context=None, workdir=None, presses=0, given=[])
         shutil.rmtree(workdir, ignore_errors=True)
     for message, category in result.get("warnings", ()):   # rank 0's warnings, here where they show
         warnings.warn(message, category, stacklevel=2)
-    net.params = result["params"]
-    net.train_state = result["train_state"]
-    net.history = result["train_state"].history
-    return net.history
+    if result["params"] is not None:        # None: cut short before an epoch was completed
+        net.params = result["params"]
+        net.train_state = result["train_state"]
+        net.history = result["train_state"].history
+    return getattr(net, "history", None)

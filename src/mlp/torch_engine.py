@@ -35,13 +35,22 @@ __all__ = ["TorchStep", "require_torch", "resolve_device"]
 
 ENGINES = ("numpy", "torch")
 
-#: Set by a Ctrl-C in a worker of mlp.distributed; every rank learns it at the next all-reduce.
-_STOP = [False]
+#: Set by a Ctrl-C in a worker of mlp.distributed; every rank learns it at the next all-reduce:
+#: [stop after the current batch, stop after the current epoch]. AGREED: what every rank knows
+#: from the last all-reduce (the same on every rank), and whether a batch was refused for it.
+_STOP = [False, False]
+AGREED = {"epoch": False, "batch": False}
 
 
 def request_stop(*_args) -> None:
     """Ask a data-parallel run to stop after the current batch (every rank after the same one)."""
     _STOP[0] = True
+
+
+def request_stop_after_epoch(*_args) -> None:
+    """Ask a data-parallel run to stop at the end of the current epoch (every rank after the same
+    one: ``AGREED["epoch"]``, which ``mlp.distributed``'s epoch guard reads at each epoch's end)."""
+    _STOP[1] = True
 
 
 def require_torch():
@@ -316,12 +325,14 @@ class TorchStep:
         z, out = self.forward_z(X, masks) if self.world == 1 else self._ddp_forward(X, masks)
         local = self._loss(z, out, y, w, n_global)
         if self.world > 1:         # the global loss, and whether any rank was asked to stop
-            both = torch.stack([local.detach().reshape(()),
-                                torch.tensor(float(_STOP[0]), dtype=local.dtype, device=local.device)])
+            both = torch.cat([local.detach().reshape(1),
+                              torch.tensor(_STOP, dtype=local.dtype, device=local.device)])
             torch.distributed.all_reduce(both)
             value, self.stop_all = float(both[0]), bool(both[1] > 0)
+            AGREED["epoch"] = bool(both[2] > 0)
         else:
             value = float(local.detach())
+            self.stop_all, AGREED["epoch"] = _STOP[0], _STOP[1]
         if not math.isfinite(value):
             return value, 0.0
         pen = self.penalty()
@@ -425,6 +436,7 @@ class EngineStep:
 
     def __call__(self, batch) -> float:
         if self.core.stop_all:          # a rank's Ctrl-C, known to all after the last batch's all-reduce
+            AGREED["batch"] = True
             raise KeyboardInterrupt
         n = batch.y.shape[0]
         lo, hi = shard_bounds(n, self.rank, self.world) if self.part else (0, n)

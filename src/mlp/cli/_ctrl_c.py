@@ -13,8 +13,7 @@ import threading
 
 from .. import io
 from ..callbacks import Callback
-from ..history import TrainState
-from ..training.interrupt import CtrlC
+from ..training.interrupt import CtrlC, snapshot
 from ._common import CLIError, note
 
 
@@ -61,26 +60,6 @@ class _StopRequested(Callback):
     def on_epoch_end(self, epoch, history):
         self.snapshot = snapshot(self.network)
         return True if self.stopper.requested else None
-
-
-def snapshot(net):
-    """What ``completed_epoch`` needs to put ``net`` back as it is now, at the end of an epoch:
-    the parameters, the training state without its History (copying that every epoch made a
-    10,000-epoch run quadratic: 113 s for XOR) and the History's length (it only grows)."""
-    state = net.train_state
-    return state.epoch, net.params.copy(), state.state_dict(history=False), len(state.history)
-
-
-def completed_epoch(net, snapshot):
-    """``net`` as it was at the end of the last completed epoch (a copy), or None if none was."""
-    if snapshot is None:
-        return None
-    _, params, state, n = snapshot
-    done = net.copy()
-    done.params = params
-    done.train_state = TrainState.from_state_dict(state, done)
-    done.train_state.history = done.history = net.train_state.history.head(n)
-    return done
 
 
 def save_quietly(net, path, **kwargs) -> None:

@@ -19,7 +19,9 @@ rank 0 alone writes the model file, the checkpoint and the History.
 from __future__ import annotations
 
 import math
+import signal
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -31,7 +33,9 @@ from .._targets import label_value
 from ..callbacks import Checkpoint
 from ..convert import scaler_of
 from ..data import Data, StandardScaler, align_classes, encode_array_target, too_many_classes
+from ..training.interrupt import snapshot
 from ._common import CLIError, note
+from ._ctrl_c import _StopRequested
 
 #: DATA that ``mlp train`` reads as a memory map (a folder is a folder of shards).
 SUFFIXES = (".npy", ".parquet")
@@ -224,11 +228,31 @@ def fit(launch, net, X, y, callbacks: list, kwargs: dict, message: str | None):
     if message:
         note(message.rstrip("\n"))
     options = {k: v for k, v in kwargs.items() if k not in ("engine", "device")}
+    # Ctrl-C here is mlp train's (StopOnSignal: the first stops after this epoch, a second now),
+    # passed on to the workers, which stop after the same epoch (or batch) on every rank
+    previous = signal.getsignal(signal.SIGINT)
+    main = threading.current_thread() is threading.main_thread() and callable(previous)
+
+    def passed_on(signum, frame):
+        previous(signum, frame)             # a KeyboardInterrupt: distributed.fit passes that one on
+        _distributed.interrupt_workers()
+
+    if main:
+        signal.signal(signal.SIGINT, passed_on)
     try:
-        return _distributed.fit(
+        history = _distributed.fit(
             net, X, y, nproc=launch["nproc"], nnodes=launch["nnodes"], node_rank=launch["node_rank"],
             master_addr=launch["master_addr"], master_port=launch["master_port"],
-            device=kwargs.get("device") or "cpu", timeout=launch["timeout"],
+            device=kwargs.get("device") or "cpu", timeout=launch["timeout"], ctrl_c="epoch",
             callbacks=[cb for cb in callbacks if isinstance(cb, Checkpoint)], **options)
     except _distributed.WorkerFailed as exc:
         raise CLIError(f"{exc}; nothing was written") from None
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    # the workers end at a completed epoch (or, cut short before one, leave net as it was): that
+    # is the state a second Ctrl-C goes back to
+    for cb in callbacks:
+        if isinstance(cb, _StopRequested) and getattr(net, "train_state", None) is not None:
+            cb.snapshot = snapshot(net)
+    return history

@@ -25,6 +25,7 @@ from ..callbacks import Checkpoint
 from ..data import load_data
 from ..network import Network
 from ..training.data import validation_rows
+from ..training.interrupt import completed_epoch, snapshot
 from ..training.options import OPTIONS, cli_flags, loss_for, resumed
 from . import _scale
 from ._checks import check_values, data_warnings, fit_scaler, target_line
@@ -45,7 +46,7 @@ from ._common import (
     resume_command,
     targets_for,
 )
-from ._ctrl_c import StopOnSignal, completed_epoch, save_quietly, snapshot
+from ._ctrl_c import StopOnSignal, save_quietly
 from ._resume import PLANNED, check_metadata, end_stopped_run, plan
 
 
