@@ -323,7 +323,8 @@ def report(info, train, tiny, predict, compiled, memory, imports, args) -> str:
                          f"{e['torch step_us']:.1f} | {e['jax jit_step_us'] / m:.2f}× | "
                          f"{e['torch step_us'] / m:.1f}× |")
         lines += ["", f"{args.tiny_steps} optimiser steps per run; mlp's XOR fit with its defaults (ReLU care "
-                  "on), as benchmarks/xor_reliability.py runs it."]
+                  "on) but the epochs given, so without the L2 penalty that epochs=\"auto\" brings (the "
+                  "compiled loop takes that too: benchmarks/xor_reliability.py)."]
     if predict:
         lines += ["", "### One-example predict (µs per call)", "",
                   "| network | mlp `net(x)` | mlp `predict(x)` | bare NumPy layers | PyTorch no_grad | "
