@@ -1,7 +1,7 @@
 """mlp.distributed.fit: 2 gloo workers equal one process; a dead worker and bad input are one line.
 
 Tiny data and short timeouts: each spawn costs a few seconds (two fresh interpreters import
-torch), so the file spawns twice.
+torch), so the file spawns three times, and one spawn serves two tests (a module fixture).
 """
 
 import os
@@ -63,16 +63,32 @@ class StopAfter(mlp.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_two_gloo_workers_equal_one_process_resume_and_stop_after_the_same_batch():
+@pytest.fixture(scope="module")
+def three_epochs():
+    """One process and 2 gloo workers, 3 epochs each (one spawn, shared by the two tests below): the
+    figures right after, and both networks, which the resume test trains on."""
     one = _net()
     one.fit(X, Y, epochs=3, engine="torch", **OPTIONS)
     two = _net()
     history = distributed.fit(two, X, Y, nproc=2, epochs=3, timeout=60, **OPTIONS)
-    np.testing.assert_allclose(two.params, one.params, rtol=0, atol=1e-5)
-    np.testing.assert_allclose(history.loss, one.history.loss, rtol=0, atol=1e-5)
-    np.testing.assert_allclose(history.val_loss, one.history.val_loss, rtol=0, atol=1e-5)
-    assert history.metrics["accuracy"] == one.history.metrics["accuracy"]
-    assert two.train_state.epoch == 3 and two.train_state.optimizer.t == one.train_state.optimizer.t
+    seen = {"params": (two.params.copy(), one.params.copy()), "history": (history, one.history),
+            "steps": (two.train_state.epoch, two.train_state.optimizer.t, one.train_state.optimizer.t)}
+    return one, two, seen
+
+
+def test_two_gloo_workers_equal_one_process(three_epochs):
+    _, _, seen = three_epochs
+    (two, one), (history, ref) = seen["params"], seen["history"]
+    np.testing.assert_allclose(two, one, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(history.loss, ref.loss, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(history.val_loss, ref.val_loss, rtol=0, atol=1e-5)
+    assert history.metrics["accuracy"] == ref.metrics["accuracy"]
+    epoch, t_two, t_one = seen["steps"]
+    assert epoch == 3 and t_two == t_one
+
+
+def test_a_resumed_run_goes_on_and_stops_after_the_same_batch_on_every_rank(three_epochs):
+    one, two, _ = three_epochs
     # the run goes on where it was; a Ctrl-C on rank 1 after batch 9 of this call reaches rank 0 at the
     # next all-reduce: both stop after batch 10, as one process stopped after batch 10
     one.fit(X, Y, epochs=3, engine="torch", callbacks=[StopAfter(10)], **OPTIONS)

@@ -188,10 +188,16 @@ def join_launched(info: dict, device: str | None = "cpu", timeout: float = DEFAU
 
 
 def leave() -> None:
-    """Leave the process group joined by :func:`join_launched` (nothing if none)."""
+    """Leave the process group joined by :func:`join_launched` (nothing if none): after a barrier,
+    so that no rank tears its connections down while another still uses them (a rank that left
+    early sometimes aborted at exit: "terminate called without an active exception")."""
     import torch.distributed as dist
 
     if dist.is_initialized():
+        try:
+            dist.barrier()
+        except Exception:                    # noqa: BLE001 - a peer already gone: leave all the same
+            pass
         dist.destroy_process_group()
 
 
