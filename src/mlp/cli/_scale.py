@@ -225,11 +225,10 @@ def fit(launch, net, X, y, callbacks: list, kwargs: dict, message: str | None):
         if launch is not None and launch["rank"] != 0:      # files are written once, by rank 0
             callbacks = [cb for cb in callbacks if not isinstance(cb, Checkpoint)]
         return net.fit(X, y, callbacks=callbacks, **kwargs)
-    if message:
-        note(message.rstrip("\n"))
     options = {k: v for k, v in kwargs.items() if k not in ("engine", "device")}
     # Ctrl-C here is mlp train's (StopOnSignal: the first stops after this epoch, a second now),
-    # passed on to the workers, which stop after the same epoch (or batch) on every rank
+    # passed on to the workers, which stop after the same epoch (or batch) on every rank; presses
+    # seen before this point are passed on too (the workers get them once they can take them)
     previous = signal.getsignal(signal.SIGINT)
     main = threading.current_thread() is threading.main_thread() and callable(previous)
 
@@ -239,6 +238,11 @@ def fit(launch, net, X, y, callbacks: list, kwargs: dict, message: str | None):
 
     if main:
         signal.signal(signal.SIGINT, passed_on)
+    for cb in callbacks:
+        for _ in range(cb.stopper.requested if isinstance(cb, _StopRequested) else 0):
+            _distributed.interrupt_workers()
+    if message:
+        note(message.rstrip("\n"))
     try:
         history = _distributed.fit(
             net, X, y, nproc=launch["nproc"], nnodes=launch["nnodes"], node_rank=launch["node_rank"],
