@@ -25,7 +25,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 import time
 from pathlib import Path
 
@@ -103,6 +102,7 @@ def atomic_write(path, data: bytes) -> None:
                                 else "the parent is not a folder", str(folder))
     check_writable_file(path)
     _remove_stale_temporaries(path, time.time())
+    import tempfile  # not at the top: tempfile (with shutil, bz2, lzma) costs ~5 ms of `import mlp`
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     except OSError as exc:

@@ -20,7 +20,6 @@ import io
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -333,6 +332,7 @@ def convert(source, out, *, target: str | None = None, task: str = "auto", dtype
         columns = [j for j in range(len(names)) if j != t]
         rows_per_shard = max(1, int(shard_mb * 2**20) // (len(columns) * np_dtype.itemsize))
         out.parent.mkdir(parents=True, exist_ok=True)
+        import shutil  # not at the top: it costs ~3 ms of `import mlp`
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         writer = _Writer(work, rows_per_shard, np_dtype)
@@ -376,6 +376,7 @@ def convert(source, out, *, target: str | None = None, task: str = "auto", dtype
             out.rmdir()                      # empty, checked above
         os.replace(work, out)
     except BaseException:
+        import shutil  # not at the top: it costs ~3 ms of `import mlp`
         shutil.rmtree(work, ignore_errors=True)
         raise
     finally:

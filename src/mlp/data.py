@@ -29,7 +29,6 @@ import io as _io
 import math
 import os
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -244,6 +243,7 @@ def load_csv(path, *, target: str | None = None, task: str = "auto", need_target
 def _check_npz(path: str) -> None:
     """Say what the file is when it is not an .npz archive (a CSV or an .npy renamed), and refuse
     arrays that claim more memory than there is, before NumPy allocates them."""
+    import zipfile  # not at the top: zipfile (with shutil, bz2, lzma) costs ~3 ms of `import mlp`
     with open(path, "rb") as f:
         head = f.read(8)
     if not head.startswith(b"PK"):
@@ -279,6 +279,7 @@ def load_npz(path, *, task: str = "auto", need_target: bool = True, classes=None
 
     Loaded with ``allow_pickle=False``: object arrays are refused, no code runs.
     """
+    import zipfile  # not at the top: zipfile (with shutil, bz2, lzma) costs ~3 ms of `import mlp`
     path = os.fspath(path)
     _check_npz(path)
     try:

@@ -62,8 +62,6 @@ import math
 import mmap
 import os
 import struct
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -459,8 +457,10 @@ def open_npy(path, what: str | None = None) -> np.memmap:
     return _mapped(path, offset, shape, fortran, dtype, size)
 
 
-def _npz_member(path: str, zf: zipfile.ZipFile, member: str) -> np.memmap:
-    """Memory-map the array ``member`` of an uncompressed ``.npz`` file."""
+def _npz_member(path: str, zf, member: str) -> np.memmap:
+    """Memory-map the array ``member`` of the open ``zipfile.ZipFile`` ``zf`` of an uncompressed
+    ``.npz`` file."""
+    import zipfile
     info = zf.getinfo(member)
     if info.compress_type != zipfile.ZIP_STORED:
         raise ValueError(f"{path}: {member} is compressed (np.savez_compressed) and cannot be "
@@ -483,6 +483,7 @@ def _npz_member(path: str, zf: zipfile.ZipFile, member: str) -> np.memmap:
 
 
 def _open_npz(path: str):
+    import zipfile  # not at the top: zipfile (with shutil, bz2, lzma) costs ~3 ms of `import mlp`
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -631,6 +632,7 @@ def open_source(path, *, targets=None, target: str | None = None, scale: bool = 
         raise ValueError(f"{path}: --target names a column of a CSV or Parquet file; a folder of shards "
                          "holds its targets in y arrays")
     if path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
+        import tempfile  # not at the top: it costs ~5 ms of `import mlp`
         work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="mlp-parquet-"))
         out = work / "shards"
         _convert.convert(path, out, target=target, task=task, progress=False)
