@@ -707,9 +707,9 @@ def kernels():
     return _kernels.get() if ENABLED and COMPILED else None
 
 
-# fit does not take Adam's compiled step yet: measured 2026-11-30 01:24 UTC (784-256-128-10, 8192 rows,
-# batch 128, 2 epochs, one BLAS thread, alternating in one process, load ~2) a fit with it took
-# 0.36-0.43 s against 0.27-0.30 s with optimizers.Adam.step (SGD, which never uses it: equal).
+# fit takes Adam's compiled step (per-batch path; the compiled epochs have their own). It was off
+# (7dc0d93: 0.36-0.43 s against 0.27-0.30 s with optimizers.Adam.step) until 95c4629's
+# error_model="numpy" let the kernel's loop vectorise; False brings optimizers.Adam.step back.
 ADAM_KERNEL_IN_FIT = True
 
 

@@ -224,7 +224,7 @@ class PlainStep(CompiledBatches, Step):
             self.on_nonfinite(batch.number, value)
         if self._extras:
             self._adjust()
-        # Adam in one compiled pass: off in fit until it pays (_fast.ADAM_KERNEL_IN_FIT)
+        # Adam in one compiled pass where the kernels are loaded (_fast.ADAM_KERNEL_IN_FIT)
         if not (_fast.ADAM_KERNEL_IN_FIT and _fast.optimizer_step(self.opt, self.params, self.grads)):
             self.opt.step(self.params, self.grads)
         self.state.step += 1
