@@ -140,10 +140,29 @@ def save_measured(folder: Path, results: dict) -> None:
     measured_file(folder).write_text(json.dumps(results, indent=1))
 
 
+def warm(folder: Path) -> float:
+    """Read X.npy and y.npy through once, so that the runs measure the page cache and not the disk
+    (the team's machine reclaims cold pages: DAMON); returns the share of X.npy cached after, by
+    util-linux's ``fincore`` where it is installed (else NaN)."""
+    for name in ("X.npy", "y.npy"):
+        with open(folder / name, "rb", buffering=0) as f:
+            while f.read(64 << 20):
+                pass
+    try:
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES,SIZE",
+                              str(folder / "X.npy")], capture_output=True, text=True, check=True).stdout
+        res, size = map(int, out.split())
+        return res / size
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return float("nan")
+
+
 def train_in_child(folder: Path, mode: str, n: int) -> dict:
+    cached = warm(folder)
     out = subprocess.run([sys.executable, __file__, "--child", str(folder), mode, str(n)],
                          check=True, capture_output=True, text=True)
     run = json.loads(out.stdout.strip().splitlines()[-1])
+    run["cached_before"] = cached
     print(run, flush=True)
     return run
 
@@ -164,6 +183,7 @@ def step_generate(folder: Path, gb: float) -> None:
 def step_whole(folder: Path) -> None:
     results = load_measured(folder)
     load = os.getloadavg()
+    warm(folder)
     results["shuffle"] = shuffle_gather(folder)
     whole = [train_in_child(folder, "memmap", 0), train_in_child(folder, "memory", 0)]
     results["whole"] = {"runs": whole, "load": [load, os.getloadavg()]}
@@ -213,7 +233,10 @@ def step_report(folder: Path) -> None:
         "linear teacher in a second `.npy`), both memory-mapped; 784-256-128-10 ReLU/softmax, SGD lr 0.05, "
         "batch 128, one epoch, NumPy engine, each run in a fresh process, each step under the exclusive "
         "benchmark lock. The file sat in the page cache (23 GB RAM): this measures the gather and the RSS "
-        "bound, not a disk. Load average (1/5/15 min) at the start → end of each step as given.",
+        "bound, not a disk: before each run both files are read through once (this machine reclaims "
+        "cold pages), and `fincore` found "
+        f"{min(1.0, *(r.get('cached_before', float('nan')) for r in [m_all, mem_all, *subs, *mems])):.0%} "
+        "of X.npy cached then. Load average (1/5/15 min) at the start → end of each step as given.",
         "",
         "| run | rows | gathered | samples/s | peak RSS (MiB) |",
         "|---|---:|---|---:|---:|",
@@ -257,10 +280,17 @@ def step_report(folder: Path) -> None:
         "and the pool cost more than the second core gives), `MADV_RANDOM` (does not stop the "
         "fault-around), the compiled gather of `mlp._kernels` for the mapped table (0.5 µs a row, but "
         "over a one-epoch fit of 100,000 rows within the noise of `np.take`: loading it costs about what "
-        "it saves), a read-ahead thread and a numba `pread` loop (earlier session: no gain under the "
-        "lock; a 0.7 s compile per process that cannot be cached). Profiled on the 100,000 rows: the "
-        "memory-mapped fit's extra over the in-memory one is the check pass (0.075 s) and the gathers "
-        "(0.09 s) in 1.2–1.3 s.",
+        "it saves), a numba `pread` loop (cacheable through an intrinsic that calls the C library's "
+        "`pread`: on both cores 1.6 µs a row alone, but its threads fought the training kernels' and "
+        "the fit took 5× longer; on one core no faster than `os.preadv` in a fit), a read-ahead thread "
+        "(earlier session: no gain, both cores are busy with the step). Where the whole file's epoch "
+        "loses time (300,000 rows read by `preadv`, profiled: 3.6 s memory-mapped against 2.6 s in "
+        "memory): the reads, 0.87 s (2.9 µs a row); the check pass, 0.25 s; and the training calls, "
+        "+0.3 s, because a memory-mapped epoch calls the compiled loop once per batch, after its read, "
+        "where in memory one call trains 512 batches (reading 16 batches before each call, in "
+        "`training/steps.py` and `_fast.py`, gained 0.2–0.3 s: not taken, those are the speed work's "
+        "files). An earlier whole-file run this session, before the runs read the file through first, "
+        "gave 0.70 (74,886 against 106,265 samples/s).",
         "<!-- out_of_core:end -->",
     ])
     write_section(block, "<!-- out_of_core:begin -->", "<!-- out_of_core:end -->")
