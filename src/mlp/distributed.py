@@ -236,6 +236,7 @@ def _worker(local_rank: int, cfg: _Config) -> None:
     os.setpgrp()        # a terminal's Ctrl-C goes to the launcher alone, which passes it on once
     signal.signal(signal.SIGINT, _on_ctrl_c(cfg.ctrl_c))
     open(os.path.join(cfg.workdir, f"ready-{local_rank}"), "w").close()   # noqa: SIM115
+    _sigint(signal.SIG_UNBLOCK)          # blocked since the launcher spawned this process
     rank = cfg.node_rank * cfg.nproc + local_rank
     world = cfg.nnodes * cfg.nproc
     torch.set_num_threads(cfg.threads)
@@ -284,13 +285,23 @@ def _worker(local_rank: int, cfg: _Config) -> None:
     os._exit(code)          # at once: an interpreter with torch loaded takes seconds to wind down
 
 
-def _join(context, ctrl_c: str) -> None:
+def _sigint(how) -> None:
+    """Block or unblock SIGINT for this thread (a blocked press waits, it is not lost)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(how, {signal.SIGINT})
+
+
+def _join(context, ctrl_c: str, blocked: bool = False) -> None:
     """Wait for the workers, passing Ctrl-C presses on to them. A KeyboardInterrupt here is passed
     on and waited out (the workers stop after the same batch); with ``ctrl_c="batch"`` a second
-    one interrupts the launcher at once."""
+    one interrupts the launcher at once. ``blocked``: SIGINT is blocked (for the spawn) and is
+    unblocked here, where a press that waited is handled like any other."""
     interrupted = False
     while True:
         try:
+            if blocked:
+                blocked = False
+                _sigint(signal.SIG_UNBLOCK)
             _deliver()
             if context.join(timeout=0.1):
                 return
@@ -424,16 +435,20 @@ def fit(net, X, y, *, nproc: int = 2, nnodes: int = 1, node_rank: int = 0, maste
     main = threading.current_thread() is threading.main_thread()
     try:
         try:
-            # the workers start with Ctrl-C ignored (until their own handler is in place)
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            # SIGINT blocked from the spawn until _join waits: a press then waits instead of
+            # interrupting between the two (workers left running), and the workers, which inherit
+            # the mask, take presses only once their own handler is in place
+            if main:
+                _sigint(signal.SIG_BLOCK)
             try:
                 context = tmp.start_processes(_worker, args=(cfg,), nprocs=nproc, join=False,
                                               start_method="spawn")
-            finally:
+            except BaseException:
                 if main:
-                    signal.signal(signal.SIGINT, previous)
+                    _sigint(signal.SIG_UNBLOCK)
+                raise
             _RUNNING.update(context=context, workdir=workdir, given=[0] * nproc)
-            _join(context, ctrl_c)
+            _join(context, ctrl_c, blocked=main)
         except tmp.ProcessExitedException as exc:
             killed = _killed(context)          # a killed worker, not the others' errors that followed it
             error = None if killed else _first_error(workdir)
