@@ -18,6 +18,12 @@ early stopping and ReLU care run identically on every rank. Global rank 0 alone 
 the progress bar and runs ``Checkpoint`` callbacks (files are written once); each
 launcher gets the trained network back.
 
+Ctrl-C (SIGINT) reaches the launcher alone (the workers run in their own process
+group) and is passed on to every worker: by default each stops after the same batch, as
+``fit`` does; with ``ctrl_c="epoch"`` (``mlp train``) the first press stops every worker
+after the same epoch and a second after the current batch, the network then being the last
+completed epoch (what resumes exactly).
+
 A worker that dies (killed, out of memory) stops the others; the launcher raises
 :class:`WorkerFailed` with one line and the network is left as it was. Bad input is
 refused before any process starts. A machine other than the master that cannot reach
