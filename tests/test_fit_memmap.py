@@ -111,3 +111,48 @@ def test_a_memmap_with_nan_or_the_wrong_width_is_refused_before_training(files):
         _net().fit(np.load(files / "bad.npy", mmap_mode="r"), Y, epochs=1)
     with pytest.raises(ValueError, match="X has 5 features per example, but the network expects 4"):
         mlp.Network.from_sizes([4, 3]).fit(np.load(files / "X.npy", mmap_mode="r"), Y, epochs=1)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_compiled_epochs_on_a_memmap_read_one_batch_per_call(files, monkeypatch, way, optimizer):
+    """A dense ReLU/softmax net (no dropout, unlike the tests above): the epochs run in compiled
+    calls, each on one batch read just before it — an epoch of 300 rows is 9 calls of 32 rows and
+    a last one of 12. Parameters and step counts equal the in-memory fit bit for bit (the History to
+    round-off: the epoch's loss is summed per call), and no read is larger than a batch."""
+    pytest.importorskip("numba")
+    monkeypatch.setattr(sources, "CHECK_BYTES", 40 * X.shape[1] * X.itemsize)   # the check pass: 40 rows
+    calls, reads = [], []
+    real_run, real_finish = mlp._fast.EpochLoop.run, sources.MappedRows._finish
+    monkeypatch.setattr(mlp._fast.EpochLoop, "run", lambda self, order, first, stop, *a, **k:
+                        calls.append((stop - first, len(order), a[2] if len(a) > 2 else None))
+                        or real_run(self, order, first, stop, *a, **k))
+    monkeypatch.setattr(sources.MappedRows, "_finish",
+                        lambda self, out: reads.append(out.shape[0]) or real_finish(self, out))
+    kw = dict(epochs=3, batch_size=32, seed=4, optimizer=optimizer, lr=0.05, weight_decay=1e-3)
+    a, b = _net(), _net()
+    ha = a.fit(X, Y, **kw)
+    in_memory = len(calls)
+    hb = b.fit(sources.as_rows(sources.open_npy(files / "X.npy")), Y, **kw)
+    mapped = calls[in_memory:]
+    assert in_memory and mapped == ([(1, 32, False)] * 9 + [(1, 12, True)]) * 3
+    assert max(reads) == 40 and reads.count(32) == 27 and reads.count(12) == 3
+    np.testing.assert_array_equal(b.params, a.params)
+    np.testing.assert_allclose(hb.loss, ha.loss, rtol=1e-15)      # the epoch's sum, grouped per call
+    assert b.train_state.step == a.train_state.step == 30
+    assert b.train_state.optimizer.t == a.train_state.optimizer.t
+
+
+def test_a_diverging_batch_inside_a_memmap_call_is_handed_back(files):
+    """The kernel stops before a batch whose loss is not finite, mid-call: the loop runs it, and the
+    divergence guard says the same as for the same rows in memory, the parameters restored alike."""
+    pytest.importorskip("numba")
+    big = (X * 1e4).astype(np.float32)
+    np.save(files / "big.npy", big)
+    found = []
+    for data in (big, sources.as_rows(sources.open_npy(files / "big.npy"))):
+        net = _net()
+        with pytest.raises(mlp.errors.TrainingDiverged) as err:
+            net.fit(data, Y, optimizer="sgd", lr=1e3, epochs=5, batch_size=32, progress=False, seed=0)
+        found.append((str(err.value), net.params.copy()))
+    assert found[0][0] == found[1][0]
+    np.testing.assert_array_equal(found[0][1], found[1][1])
