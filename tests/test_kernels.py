@@ -223,8 +223,9 @@ def test_optimizer_step_declines_what_it_does_not_compute(opt):
     with mlp.fast_paths(False):
         assert not _fast.optimizer_step(mlp.optimizers.Adam(), p, g)
 # -- tiny networks: many epochs in one compiled call ---------------------------------------------
-def fit_three_ways(make_net, X, y, **kwargs):
-    """(History, params, train_state) with the compiled loop, with the NumPy fast path, plain."""
+def fit_three_ways(make_net, X, y, keep=lambda h, net: (h, net.params.copy(), net.train_state), **kwargs):
+    """``keep(History, net)`` of the same fit with the compiled loops, with the NumPy fast path, plain
+    (by default: History, params, train_state)."""
     out = []
     for compiled, fast in ((True, True), (False, True), (False, False)):
         net = make_net()
@@ -234,7 +235,7 @@ def fit_three_ways(make_net, X, y, **kwargs):
                 h = net.fit(X, y, progress=False, **kwargs)
         finally:
             _fast.COMPILED = old
-        out.append((h, net.params.copy(), net.train_state))
+        out.append(keep(h, net))
     return out
 
 
@@ -309,20 +310,13 @@ def test_compiled_loop_steps_aside_for_a_callback():
 
 # -- an epoch's batches in compiled calls (_fast.EpochLoop, steps.CompiledBatches) ---------------
 def _fit_paths(make_net, X, y, **kwargs):
-    """(History, params, grads, caches) of the same fit: compiled epochs, the NumPy fast path, plain."""
-    out = []
-    for compiled, fast in ((True, True), (False, True), (False, False)):
-        net = make_net()
-        old, _fast.COMPILED = _fast.COMPILED, compiled
-        try:
-            with mlp.fast_paths(fast):
-                h = net.fit(X, y, progress=False, seed=0, **kwargs)
-        finally:
-            _fast.COMPILED = old
+    """(History, params, grads, caches, Adam's t, steps) of the same fit: compiled epochs, the NumPy
+    fast path, plain."""
+    def keep(h, net):
         caches = [(la.x.copy(), la.z.copy(), la.h.copy(), la.delta.copy()) for la in net.layers]
-        out.append((h, net.params.copy(), net.grads.copy(), caches, net.train_state.optimizer.t,
-                    net.train_state.step))
-    return out
+        return (h, net.params.copy(), net.grads.copy(), caches, net.train_state.optimizer.t,
+                net.train_state.step)
+    return fit_three_ways(make_net, X, y, keep=keep, seed=0, **kwargs)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -761,6 +761,18 @@ _TINY_ACTS = {Identity: _kernels.ACT_IDENTITY, ReLU: _kernels.ACT_RELU, Tanh: _k
               Sigmoid: _kernels.ACT_SIGMOID}
 
 
+
+def _plain_adam_or_sgd(opt):
+    """True for Adam, False for plain SGD (the two the compiled loops compute: no AMSGrad, momentum
+    or the optimiser's own weight decay), None for anything else."""
+    name = type(opt).step.__qualname__
+    if name == "Adam.step" and not opt.amsgrad and not opt.weight_decay:
+        return True
+    if name == "SGD.step" and not opt.momentum and not opt.weight_decay:
+        return False
+    return None
+
+
 class TinyLoop:
     """``fit``'s epochs of a tiny network in one compiled call (``_kernels._train_tiny``).
 
@@ -795,12 +807,8 @@ class TinyLoop:
             return None
         if any(type(layer.activation) not in _TINY_ACTS for layer in net.layers):
             return None
-        name = type(opt).step.__qualname__
-        if name == "Adam.step" and not opt.amsgrad and not opt.weight_decay:
-            adam = True
-        elif name == "SGD.step" and not opt.momentum and not opt.weight_decay:
-            adam = False
-        else:
+        adam = _plain_adam_or_sgd(opt)
+        if adam is None:
             return None
         if loss.reduction not in ("half_sum", "sum", "mean"):
             return None
@@ -905,12 +913,8 @@ class EpochLoop:
                 or any(type(layer.activation) is not ReLU for layer in layers[:-1])):
             return None
         gemm = _gemm(net.dtype)
-        name = type(opt).step.__qualname__
-        if name == "Adam.step" and not opt.amsgrad and not opt.weight_decay:
-            adam = True
-        elif name == "SGD.step" and not opt.momentum and not opt.weight_decay:
-            adam = False
-        else:
+        adam = _plain_adam_or_sgd(opt)
+        if adam is None:
             return None
         if gemm is None:
             return None
